@@ -1,0 +1,67 @@
+/*
+ * capture.h - packets from libpcap: a saved file (pcap or pcapng) or a live
+ * interface, handed one at a time to a callback with nanosecond timestamps.
+ */
+#ifndef TIERPROBE_CAPTURE_H
+#define TIERPROBE_CAPTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "timestamp.h"
+
+struct capture;
+
+typedef void (*capture_packet_fn)(void *ctx, int dlt, const uint8_t *frame, size_t caplen,
+				  size_t wirelen, ts_ns ts);
+
+/*
+ * Opens a capture file. On failure returns NULL and writes the reason into
+ * err (e.g. "truncated dump file", "unknown file format").
+ */
+struct capture *capture_open_file(const char *path, char *err, size_t errlen);
+
+struct capture_live_config {
+	const char *iface;		/* "any" by default */
+	const char *bpf;		/* filter text; NULL for none */
+	int snaplen;			/* default 262144 */
+	int buffer_bytes;		/* kernel buffer; default 64 MiB */
+	int timeout_ms;			/* read timeout; default 100 */
+};
+
+/* Opens and activates a live capture; NULL with a reason naming the capability when denied. */
+struct capture *capture_open_live(const struct capture_live_config *cfg, char *err, size_t errlen);
+
+/* The datalink type (DLT_*) of the capture. */
+int capture_dlt(const struct capture *c);
+
+/*
+ * Reads up to max packets (0 = until the file ends / one live batch) and calls fn.
+ * Returns the number of packets handed over, 0 at end of file (or a live
+ * timeout), or -1 on a read error, whose text capture_error() gives. A file
+ * that ends inside a record is reported as an error after its last whole packet.
+ */
+int capture_next_batch(struct capture *c, int max, capture_packet_fn fn, void *ctx);
+
+const char *capture_error(const struct capture *c);
+
+struct capture_stats {
+	uint64_t received;
+	uint64_t dropped_kernel;
+	uint64_t dropped_iface;
+};
+/* Live only: cumulative libpcap statistics. Returns 0 or -1. */
+int capture_stats(struct capture *c, struct capture_stats *st);
+
+/* File offset of the next record (to say where a truncated file ended); -1 when live. */
+long capture_file_offset(const struct capture *c);
+
+/* Breaks a blocking capture loop from a signal handler. */
+void capture_breakloop(struct capture *c);
+
+/* The selectable fd for a live capture (poll), -1 otherwise. */
+int capture_fd(const struct capture *c);
+
+void capture_free(struct capture *c);
+
+#endif
