@@ -1,0 +1,28 @@
+/* endpoint.c - formatting and comparing wire endpoints. */
+#include "endpoint.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+char *endpoint_format(const struct endpoint *ep, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (len == 0)
+		return buf;
+	if (!inet_ntop(ep->family == AF_INET6 ? AF_INET6 : AF_INET, ep->addr, ip, sizeof(ip)))
+		ip[0] = '\0';
+	if (ep->family == AF_INET6)
+		snprintf(buf, len, "[%s]:%u", ip, ep->port);
+	else
+		snprintf(buf, len, "%s:%u", ip, ep->port);
+	return buf;
+}
+
+int endpoint_equal(const struct endpoint *a, const struct endpoint *b)
+{
+	size_t n = a->family == AF_INET6 ? 16 : 4;
+	return a->family == b->family && a->port == b->port && memcmp(a->addr, b->addr, n) == 0;
+}
