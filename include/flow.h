@@ -19,6 +19,8 @@
 
 struct flow_table_config {
 	const struct portmap *ports;
+	/* The parser for each protocol, indexed by enum proto; NULL = not decoded. */
+	const struct stream_parser_ops *parser[3];
 	const struct txn_sink *sink;
 	struct quality *q;
 	size_t max_flows;		/* default 65536 */
