@@ -1,0 +1,181 @@
+/* stats.c - exact percentiles within a global budget, then a log-linear histogram. */
+#include "stats.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t global_budget = 2u * 1024 * 1024;
+static size_t global_used;
+static int any_spilled;
+
+void dist_set_global_budget(size_t max_values) { global_budget = max_values; }
+int dist_any_approximate(void) { return any_spilled; }
+
+static size_t loghist_index(uint64_t v)
+{
+	if (v < 128)
+		return (size_t)v;
+	int k = 63 - __builtin_clzll(v);	/* k >= 7 */
+	int shift = k - 6;			/* keep 7 significant bits: mantissa in [64, 128) */
+	uint64_t mant = v >> shift;
+	return (size_t)shift * 64 + (size_t)mant;
+}
+
+/* Lower bound and width of bucket i: the inverse of loghist_index. */
+static void loghist_bucket_range(size_t i, double *lo, double *width)
+{
+	if (i < 128) {
+		*lo = (double)i;
+		*width = 1;
+		return;
+	}
+	size_t shift = i / 64 - 1;
+	size_t mant = i - shift * 64;
+	*lo = ldexp((double)mant, (int)shift);
+	*width = ldexp(1.0, (int)shift);
+}
+
+void loghist_add(struct loghist *h, uint64_t v)
+{
+	h->bucket[loghist_index(v)]++;
+	h->count++;
+}
+
+double loghist_quantile(const struct loghist *h, double q)
+{
+	if (h->count == 0)
+		return 0;
+	if (q < 0) q = 0;
+	if (q > 1) q = 1;
+	/* rank among 0..count-1, the same convention as the exact path */
+	uint64_t rank = (uint64_t)llround(q * (double)(h->count - 1));
+	uint64_t seen = 0;
+	for (size_t i = 0; i < LOGHIST_BUCKETS; i++) {
+		seen += h->bucket[i];
+		if (seen > rank) {
+			double lo, w;
+			loghist_bucket_range(i, &lo, &w);
+			return i < 128 ? lo : lo + w / 2;
+		}
+	}
+	return 0;
+}
+
+void loghist_merge(struct loghist *into, const struct loghist *from)
+{
+	for (size_t i = 0; i < LOGHIST_BUCKETS; i++)
+		into->bucket[i] += from->bucket[i];
+	into->count += from->count;
+}
+
+void dist_init(struct dist *d)
+{
+	memset(d, 0, sizeof(*d));
+}
+
+static uint64_t to_bucket_value(double v)
+{
+	return v <= 0 ? 0 : v >= 1.8e19 ? UINT64_MAX : (uint64_t)v;
+}
+
+/* Moves every exact value into the histogram and gives the budget back. */
+static int dist_spill(struct dist *d)
+{
+	struct loghist *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -1;
+	for (size_t i = 0; i < d->n; i++)
+		loghist_add(h, to_bucket_value(d->vals[i]));
+	global_used -= d->cap;
+	free(d->vals);
+	d->vals = NULL;
+	d->n = d->cap = 0;
+	d->hist = h;
+	any_spilled = 1;
+	return 0;
+}
+
+void dist_add(struct dist *d, double v)
+{
+	if (d->count == 0 || v < d->min) d->min = v;
+	if (d->count == 0 || v > d->max) d->max = v;
+	d->count++;
+	d->sum += v;
+	if (!d->hist && d->n == d->cap) {
+		size_t grow = d->cap ? d->cap : 16;
+		double *n = NULL;
+		if (global_used + grow <= global_budget)
+			n = realloc(d->vals, (d->cap + grow) * sizeof(*n));
+		if (n) {
+			d->vals = n;
+			d->cap += grow;
+			global_used += grow;
+		} else if (dist_spill(d) != 0) {
+			d->count--;	/* cannot record it anywhere: keep count consistent */
+			d->sum -= v;
+			return;
+		}
+	}
+	if (d->hist) {
+		loghist_add(d->hist, to_bucket_value(v));
+		return;
+	}
+	d->vals[d->n++] = v;
+	d->sorted = 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+double dist_quantile(struct dist *d, double q)
+{
+	if (d->count == 0)
+		return NAN;
+	if (d->hist)
+		return loghist_quantile(d->hist, q);
+	if (!d->sorted) {
+		qsort(d->vals, d->n, sizeof(double), cmp_double);
+		d->sorted = 1;
+	}
+	if (q <= 0) return d->vals[0];
+	if (q >= 1) return d->vals[d->n - 1];
+	double pos = q * (double)(d->n - 1);
+	size_t i = (size_t)pos;
+	double frac = pos - (double)i;
+	if (i + 1 >= d->n)
+		return d->vals[d->n - 1];
+	return d->vals[i] + (d->vals[i + 1] - d->vals[i]) * frac;
+}
+
+double dist_mean(const struct dist *d)
+{
+	return d->count ? d->sum / (double)d->count : NAN;
+}
+
+double dist_stddev(const struct dist *d)
+{
+	if (d->hist || d->n < 2)
+		return NAN;
+	double m = dist_mean(d), acc = 0;
+	for (size_t i = 0; i < d->n; i++)
+		acc += (d->vals[i] - m) * (d->vals[i] - m);
+	return sqrt(acc / (double)(d->n - 1));
+}
+
+int dist_is_exact(const struct dist *d)
+{
+	return d->hist == NULL;
+}
+
+void dist_release(struct dist *d)
+{
+	if (d->vals)
+		global_used -= d->cap;
+	free(d->vals);
+	free(d->hist);
+	dist_init(d);
+}
