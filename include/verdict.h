@@ -1,0 +1,38 @@
+/*
+ * verdict.h - where the time goes: one primary bottleneck, any secondary
+ * ones, a confidence, and the sentences (with their numbers) that led there.
+ * The rules and thresholds are documented in README.md ("How the verdict is
+ * reached"); they live here and nowhere else.
+ */
+#ifndef TIERPROBE_VERDICT_H
+#define TIERPROBE_VERDICT_H
+
+#include <stddef.h>
+
+#include "aggregate.h"
+#include "outputs.h"
+#include "quality.h"
+
+#define VERDICT_MAX_EVIDENCE 16
+#define VERDICT_MAX_SECONDARY 6
+
+struct verdict {
+	const char *primary;		/* database, web-cpu, web-workers, host, network, none, inconclusive */
+	const char *secondary[VERDICT_MAX_SECONDARY];
+	size_t nsecondary;
+	const char *confidence;		/* "high", "medium", "low" */
+	char *evidence[VERDICT_MAX_EVIDENCE];	/* owned strings */
+	size_t nevidence;
+};
+
+/* Decides from what the run measured. Never confident from bad data. */
+void verdict_decide(struct aggregate *a, const struct quality *q, const struct run_info *info,
+		    struct verdict *v);
+void verdict_release(struct verdict *v);
+
+/* Thresholds (README.md documents them). */
+#define VERDICT_MIN_REQUESTS 20			/* fewer: inconclusive */
+#define VERDICT_MAX_BAD_PCT 5.0			/* unmatched + gapped share above: inconclusive */
+#define VERDICT_DB_SHARE_PCT 50.0		/* DB share of request time above: database */
+
+#endif
