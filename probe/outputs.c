@@ -26,13 +26,15 @@ struct outputs {
 };
 
 static const char *const http_columns[] = {
-	"id", "start", "end", "client", "server", "pid", "method", "route", "status",
+	"id", "start", "req_end", "resp_start", "end", "client", "server", "pid", "method",
+	"route", "status",
 	"req_bytes", "resp_bytes", "latency_ms", "server_ms", "db_ms", "db_ops", "app_ms",
 	"attribution", "note",
 };
 
 static const char *const mongo_columns[] = {
-	"id", "start", "end", "client", "server", "pid", "request_id", "opcode", "db",
+	"id", "start", "req_end", "resp_start", "end", "client", "server", "pid", "request_id",
+	"opcode", "db",
 	"collection", "command", "shape_id", "latency_ms", "server_ms", "req_bytes", "resp_bytes",
 	"docs", "ok", "error_code", "http_id", "note",
 };
@@ -149,8 +151,8 @@ static void stream_error(struct outputs *o, const char *table, int rc)
 static void on_http(void *ctx, const struct http_txn *t)
 {
 	struct outputs *o = ctx;
-	char id[24], start[TIMESTAMP_STRLEN], end[TIMESTAMP_STRLEN], cli[ENDPOINT_STRLEN],
-		srv[ENDPOINT_STRLEN], pid[16], status[12], reqb[24], respb[24], lat[32], svr[32],
+	char id[24], start[TIMESTAMP_STRLEN], req_end[TIMESTAMP_STRLEN], resp_start[TIMESTAMP_STRLEN],
+		end[TIMESTAMP_STRLEN], cli[ENDPOINT_STRLEN], srv[ENDPOINT_STRLEN], pid[16], status[12], reqb[24], respb[24], lat[32], svr[32],
 		note[160];
 	int have_req = t->t.req_first != TS_NONE, have_resp = t->t.resp_first != TS_NONE;
 
@@ -160,6 +162,8 @@ static void on_http(void *ctx, const struct http_txn *t)
 	const char *cells[] = {
 		fmt_u64(id, sizeof(id), o->next_http_id++),
 		timestamp_format(have_req ? t->t.req_first : t->t.resp_first, start, sizeof(start)),
+		timestamp_format(t->t.req_last, req_end, sizeof(req_end)),
+		timestamp_format(t->t.resp_first, resp_start, sizeof(resp_start)),
 		timestamp_format(t->t.resp_last, end, sizeof(end)),
 		endpoint_format(&t->client, cli, sizeof(cli)),
 		endpoint_format(&t->server, srv, sizeof(srv)),
@@ -202,8 +206,8 @@ static const char *opcode_name(int32_t op)
 static void on_mongo(void *ctx, const struct mongo_txn *t)
 {
 	struct outputs *o = ctx;
-	char id[24], start[TIMESTAMP_STRLEN], end[TIMESTAMP_STRLEN], cli[ENDPOINT_STRLEN],
-		srv[ENDPOINT_STRLEN], pid[16], rid[16], shape[24], lat[32], svr[32], reqb[24],
+	char id[24], start[TIMESTAMP_STRLEN], req_end[TIMESTAMP_STRLEN], resp_start[TIMESTAMP_STRLEN],
+		end[TIMESTAMP_STRLEN], cli[ENDPOINT_STRLEN], srv[ENDPOINT_STRLEN], pid[16], rid[16], shape[24], lat[32], svr[32], reqb[24],
 		respb[24], docs[24], ok[12], code[16], note[160];
 	int have_resp = t->t.resp_first != TS_NONE;
 
@@ -220,6 +224,8 @@ static void on_mongo(void *ctx, const struct mongo_txn *t)
 	const char *cells[] = {
 		fmt_u64(id, sizeof(id), o->next_mongo_id++),
 		timestamp_format(t->t.req_first, start, sizeof(start)),
+		timestamp_format(t->t.req_last, req_end, sizeof(req_end)),
+		timestamp_format(t->t.resp_first, resp_start, sizeof(resp_start)),
 		timestamp_format(t->t.resp_last, end, sizeof(end)),
 		endpoint_format(&t->client, cli, sizeof(cli)),
 		endpoint_format(&t->server, srv, sizeof(srv)),
