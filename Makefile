@@ -73,9 +73,19 @@ bench: all
 demo: deps all
 	@scripts/demo.sh $(BUILD)/tierprobe
 
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DOCDIR     ?= $(PREFIX)/share/doc/tierprobe
+
+# The binary, the systemd unit (paths filled in), the example config and the README.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/tierprobe $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(BUILD)/tierprobe $(DESTDIR)$(PREFIX)/bin/tierprobe
+	sed -e 's#@BINDIR@#$(PREFIX)/bin#g' -e 's#@DOCDIR@#$(DOCDIR)#g' systemd/tierprobe.service \
+		> $(DESTDIR)$(UNITDIR)/tierprobe.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tierprobe.service
+	install -m 0644 systemd/tierprobe.conf.example $(DESTDIR)$(SYSCONFDIR)/tierprobe/tierprobe.conf.example
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 
 clean:
 	rm -rf build build-asan build-fuzz
