@@ -38,6 +38,12 @@ void outputs_set_pid_resolver(struct outputs *o, int (*resolve)(void *ctx, uint6
 
 struct aggregate *outputs_aggregate(struct outputs *o);
 
+/*
+ * Capture time has reached now: transactions held for attribution longer
+ * than the join window are written. Call about once a second of capture time.
+ */
+void outputs_advance(struct outputs *o, ts_ns now);
+
 /* Flushes the streaming files (each interval). Returns 0 or -errno (sticky). */
 int outputs_flush(struct outputs *o);
 

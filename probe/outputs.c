@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "csv.h"
+#include "join.h"
 #include "log.h"
 #include "summary.h"
 
@@ -16,8 +17,7 @@ struct outputs {
 	char *dir;
 	struct csv_writer *http;
 	struct csv_writer *mongo;
-	uint64_t next_http_id;
-	uint64_t next_mongo_id;
+	struct join *join;	/* holds transactions until their attribution is known */
 	struct aggregate agg;
 	struct txn_sink sink;
 	int (*resolve_pid)(void *ctx, uint64_t flow_id);
@@ -76,6 +76,8 @@ static struct csv_writer *open_table(const char *dir, const char *name, const ch
 
 static void on_http(void *ctx, const struct http_txn *t);
 static void on_mongo(void *ctx, const struct mongo_txn *t);
+static void write_http(void *ctx, const struct joined_http *j);
+static void write_mongo(void *ctx, const struct joined_mongo *j);
 
 struct outputs *outputs_open(const char *dir)
 {
@@ -91,13 +93,18 @@ struct outputs *outputs_open(const char *dir)
 		return NULL;
 	}
 	o->dir = strdup(dir);
-	o->next_http_id = o->next_mongo_id = 1;
+	struct join_config jc = {
+		.emit_http = write_http,
+		.emit_mongo = write_mongo,
+		.ctx = o,
+	};
+	o->join = join_new(&jc);
 	o->sink.http = on_http;
 	o->sink.mongo = on_mongo;
 	o->sink.ctx = o;
 	o->http = open_table(dir, "http.csv", http_columns, NCOLS(http_columns));
 	o->mongo = o->http ? open_table(dir, "mongo.csv", mongo_columns, NCOLS(mongo_columns)) : NULL;
-	if (!o->dir || !o->http || !o->mongo) {
+	if (!o->dir || !o->join || !o->http || !o->mongo) {
 		outputs_free(o);
 		return NULL;
 	}
@@ -112,6 +119,12 @@ void outputs_set_pid_resolver(struct outputs *o, int (*resolve)(void *ctx, uint6
 {
 	o->resolve_pid = resolve;
 	o->resolve_ctx = ctx;
+	join_set_pids_known(o->join, resolve != NULL);
+}
+
+void outputs_advance(struct outputs *o, ts_ns now)
+{
+	join_advance(o->join, now);
 }
 
 /* Duration between two capture times in ms with three decimals; "" when either is unknown. */
@@ -129,14 +142,16 @@ static const char *fmt_u64(char *buf, size_t len, uint64_t v)
 	return buf;
 }
 
-static const char *fmt_pid(struct outputs *o, char *buf, size_t len, uint64_t flow_id)
+static int resolve(struct outputs *o, uint64_t flow_id)
+{
+	return o->resolve_pid ? o->resolve_pid(o->resolve_ctx, flow_id) : 0;
+}
+
+static const char *fmt_pid(char *buf, size_t len, int pid)
 {
 	buf[0] = '\0';
-	if (o->resolve_pid) {
-		int pid = o->resolve_pid(o->resolve_ctx, flow_id);
-		if (pid > 0)
-			snprintf(buf, len, "%d", pid);
-	}
+	if (pid > 0)
+		snprintf(buf, len, "%d", pid);
 	return buf;
 }
 
@@ -151,23 +166,43 @@ static void stream_error(struct outputs *o, const char *table, int rc)
 static void on_http(void *ctx, const struct http_txn *t)
 {
 	struct outputs *o = ctx;
+	join_http(o->join, t, resolve(o, t->flow_id));
+}
+
+static void on_mongo(void *ctx, const struct mongo_txn *t)
+{
+	struct outputs *o = ctx;
+	join_mongo(o->join, t, resolve(o, t->flow_id));
+}
+
+static void write_http(void *ctx, const struct joined_http *j)
+{
+	struct outputs *o = ctx;
+	const struct http_txn *t = j->t;
 	char id[24], start[TIMESTAMP_STRLEN], req_end[TIMESTAMP_STRLEN], resp_start[TIMESTAMP_STRLEN],
-		end[TIMESTAMP_STRLEN], cli[ENDPOINT_STRLEN], srv[ENDPOINT_STRLEN], pid[16], status[12], reqb[24], respb[24], lat[32], svr[32],
+		end[TIMESTAMP_STRLEN], cli[ENDPOINT_STRLEN], srv[ENDPOINT_STRLEN], pid[16], status[12],
+		reqb[24], respb[24], lat[32], svr[32], db[32] = "", ops[16] = "", app[32] = "",
 		note[160];
 	int have_req = t->t.req_first != TS_NONE, have_resp = t->t.resp_first != TS_NONE;
 
 	status[0] = '\0';
 	if (t->status > 0)
 		snprintf(status, sizeof(status), "%d", t->status);
+	if (j->db_ns >= 0) {
+		double lat_ns = (double)(t->t.resp_last - t->t.req_first);
+		snprintf(db, sizeof(db), "%.3f", j->db_ns / 1e6);
+		snprintf(ops, sizeof(ops), "%u", j->db_ops);
+		snprintf(app, sizeof(app), "%.3f", (lat_ns - j->db_ns) / 1e6);
+	}
 	const char *cells[] = {
-		fmt_u64(id, sizeof(id), o->next_http_id++),
+		fmt_u64(id, sizeof(id), j->id),
 		timestamp_format(have_req ? t->t.req_first : t->t.resp_first, start, sizeof(start)),
 		timestamp_format(t->t.req_last, req_end, sizeof(req_end)),
 		timestamp_format(t->t.resp_first, resp_start, sizeof(resp_start)),
 		timestamp_format(t->t.resp_last, end, sizeof(end)),
 		endpoint_format(&t->client, cli, sizeof(cli)),
 		endpoint_format(&t->server, srv, sizeof(srv)),
-		fmt_pid(o, pid, sizeof(pid), t->flow_id),
+		fmt_pid(pid, sizeof(pid), j->pid),
 		t->method,
 		t->route,
 		status,
@@ -175,13 +210,14 @@ static void on_http(void *ctx, const struct http_txn *t)
 		have_resp ? fmt_u64(respb, sizeof(respb), t->resp_bytes) : "",
 		fmt_ms(lat, sizeof(lat), t->t.req_first, t->t.resp_last),
 		fmt_ms(svr, sizeof(svr), t->t.req_last, t->t.resp_first),
-		"", "", "", "",		/* db_ms, db_ops, app_ms, attribution: filled by the join */
+		db, ops, app,
+		j->attribution == ATTRIBUTION_NONE ? "none" : attribution_name(j->attribution),
 		txn_note_format(t->notes, note, sizeof(note)),
 	};
 	int rc = csv_writer_row(o->http, cells, NCOLS(cells));
 	if (rc)
 		stream_error(o, "http.csv", rc);
-	aggregate_http(&o->agg, t, -1, 0);
+	aggregate_http(&o->agg, t, j->db_ns, j->db_ops);
 }
 
 static const char *opcode_name(int32_t op)
@@ -203,15 +239,21 @@ static const char *opcode_name(int32_t op)
 	}
 }
 
-static void on_mongo(void *ctx, const struct mongo_txn *t)
+static void write_mongo(void *ctx, const struct joined_mongo *j)
 {
 	struct outputs *o = ctx;
+	const struct mongo_txn *t = j->t;
+	char http_ids[128] = "";
 	char id[24], start[TIMESTAMP_STRLEN], req_end[TIMESTAMP_STRLEN], resp_start[TIMESTAMP_STRLEN],
 		end[TIMESTAMP_STRLEN], cli[ENDPOINT_STRLEN], srv[ENDPOINT_STRLEN], pid[16], rid[16], shape[24], lat[32], svr[32], reqb[24],
 		respb[24], docs[24], ok[12], code[16], note[160];
 	int have_resp = t->t.resp_first != TS_NONE;
 
 	snprintf(rid, sizeof(rid), "%" PRId32, t->request_id);
+	/* Shared calls list every request they are split among, ';'-separated. */
+	for (unsigned i = 0, used = 0; i < j->k && used < sizeof(http_ids) - 24; i++)
+		used += (unsigned)snprintf(http_ids + used, sizeof(http_ids) - used, "%s%" PRIu64,
+					   i ? ";" : "", j->http_ids[i]);
 	shape[0] = docs[0] = ok[0] = code[0] = '\0';
 	if (t->shape_id)
 		snprintf(shape, sizeof(shape), "%016" PRIx64, t->shape_id);
@@ -222,14 +264,14 @@ static void on_mongo(void *ctx, const struct mongo_txn *t)
 	if (have_resp && t->error_code)
 		snprintf(code, sizeof(code), "%" PRId32, t->error_code);
 	const char *cells[] = {
-		fmt_u64(id, sizeof(id), o->next_mongo_id++),
+		fmt_u64(id, sizeof(id), j->id),
 		timestamp_format(t->t.req_first, start, sizeof(start)),
 		timestamp_format(t->t.req_last, req_end, sizeof(req_end)),
 		timestamp_format(t->t.resp_first, resp_start, sizeof(resp_start)),
 		timestamp_format(t->t.resp_last, end, sizeof(end)),
 		endpoint_format(&t->client, cli, sizeof(cli)),
 		endpoint_format(&t->server, srv, sizeof(srv)),
-		fmt_pid(o, pid, sizeof(pid), t->flow_id),
+		fmt_pid(pid, sizeof(pid), j->pid),
 		rid,
 		opcode_name(t->opcode),
 		t->db,
@@ -243,7 +285,7 @@ static void on_mongo(void *ctx, const struct mongo_txn *t)
 		docs,
 		ok,
 		code,
-		"",		/* http_id: filled by the join */
+		http_ids,
 		txn_note_format(t->notes, note, sizeof(note)),
 	};
 	int rc = csv_writer_row(o->mongo, cells, NCOLS(cells));
@@ -266,6 +308,7 @@ int outputs_flush(struct outputs *o)
 int outputs_finish(struct outputs *o, const struct quality *q, const struct run_info *info,
 		   int print_summary)
 {
+	join_flush(o->join);
 	int rc = csv_writer_free(o->http);
 	o->http = NULL;
 	if (rc)
@@ -290,6 +333,7 @@ void outputs_free(struct outputs *o)
 		return;
 	csv_writer_free(o->http);
 	csv_writer_free(o->mongo);
+	join_free(o->join);
 	aggregate_release(&o->agg);
 	free(o->dir);
 	free(o);
