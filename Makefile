@@ -3,7 +3,7 @@
 
 BUILD    ?= build
 CC       ?= cc
-PKGS     := libpcap libbson-1.0 libmongoc-1.0 snappy libzstd zlib libproc2 libsystemd inih
+PKGS     := libpcap libbson-1.0 libmongoc-1.0 snappy libzstd zlib libproc2 libsystemd inih libcap
 WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla
 OPT      ?= -O2 -g
 SAN      ?=
