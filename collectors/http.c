@@ -415,7 +415,8 @@ static void http_msg_error(struct http_parser *p, struct http_msg *m, uint8_t c,
 {
 	struct http_cur *cur = &m->cur;
 
-	if (m->resyncing && !cur->line_done) {
+	/* a candidate that ran into a cap was real text, worth counting */
+	if (m->resyncing && !cur->line_done && kind != ERR_CAP) {
 		http_go_resync(m);
 		http_resync_byte(p, m, c, ts);
 		return;
