@@ -650,6 +650,54 @@ static void test_pipeline_overflow(void **state)
 	fx_free(f);
 }
 
+static void test_te_overrides_cl_and_close_gap(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(0);
+	req(f, "GET /z HTTP/1.1\r\n\r\n", 1);
+	/* a coding other than chunked last: the body runs to the close (6.3 item 4), CL ignored */
+	const char *h = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\n";
+	resp(f, h, 2);
+	resp(f, "0123456789", 3);
+	http_stream_ops.gap(f->p, STREAM_TO_CLIENT, 1000, 4);
+	resp(f, "abc", 5);
+	assert_int_equal(f->n, 0);
+	http_stream_ops.fin(f->p, STREAM_TO_CLIENT, 6);
+	assert_int_equal(f->n, 1);
+	assert_int_equal(f->txns[0].resp_bytes, strlen(h) + 1013);
+	assert_int_equal(f->txns[0].notes, TXN_NOTE_GAP_RESPONSE);
+	/* data after the FIN is ignored */
+	resp(f, "HTTP/1.1 200 OK\r\n\r\n", 7);
+	fx_close(f, 8);
+	assert_int_equal(f->n, 1);
+	fx_free(f);
+}
+
+static void test_header_syntax(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(0);
+	/* obs-fold continuation lines are tolerated; header names are case-insensitive */
+	req(f, "POST /f HTTP/1.1\r\nX-Long: a\r\n  b\r\ncOnTeNt-LeNgTh:\t2 \r\n\r\nokGET /g HTTP/1.1\n\n", 1);
+	resp(f, "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\nContent-Length: 0\n\n", 2);
+	assert_int_equal(f->n, 2);
+	assert_int_equal(f->txns[0].req_bytes, strlen("POST /f HTTP/1.1\r\nX-Long: a\r\n  b\r\ncOnTeNt-LeNgTh:\t2 \r\n\r\nok"));
+	assert_string_equal(f->txns[1].route, "/g");	/* bare LF line ends */
+	assert_int_equal(f->q.http_parse_errors, 0);
+	/* whitespace between a field name and ':' is an error (RFC 9112 5.1) */
+	req(f, "GET /h HTTP/1.1\r\nHost : x\r\n\r\n", 3);
+	assert_int_equal(f->q.http_parse_errors, 1);
+	/* a bare CR in the start line too */
+	resp(f, "HTTP/1.1 200 OK\rX\n\r\n", 4);
+	assert_int_equal(f->q.http_parse_errors, 2);
+	fx_close(f, 5);
+	assert_int_equal(f->n, 3);
+	assert_string_equal(f->txns[2].route, "/h");
+	/* the malformed request is still reported; its response was dropped as malformed */
+	assert_int_equal(f->txns[2].notes, TXN_NOTE_TRUNCATED | TXN_NOTE_NO_RESPONSE);
+	fx_free(f);
+}
+
 /* ---- every split point ---------------------------------------------------------- */
 
 /*
@@ -813,6 +861,8 @@ int main(void)
 		cmocka_unit_test(test_upgrade_101),
 		cmocka_unit_test(test_absolute_form_and_oom_budget),
 		cmocka_unit_test(test_pipeline_overflow),
+		cmocka_unit_test(test_te_overrides_cl_and_close_gap),
+		cmocka_unit_test(test_header_syntax),
 		cmocka_unit_test(test_every_split_point),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
