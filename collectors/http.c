@@ -1144,8 +1144,6 @@ static void http_close(void *vp, ts_ns ts)
 			http_emit_unanswered(p, e);
 		http_pop(p);
 	}
-	if (p->acc_interim)
-		p->ctx->q->http_unmatched_responses++;	/* a 1xx whose final response never came */
 	if (p->ctx->budget)
 		membudget_give(p->ctx->budget, p->budget_taken);
 	free(p->q);

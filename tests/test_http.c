@@ -135,7 +135,9 @@ static void test_pipelining(void **state)
 {
 	(void)state;
 	struct fx *f = fx_new(0);
-	req(f, "GET /a HTTP/1.1\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyzDELETE /c HTTP/1.1\r\n\r\n", 10);
+	req(f, "GET /a HTTP/1.1\r\n\r\n"
+	       "POST /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz"
+	       "DELETE /c HTTP/1.1\r\n\r\n", 10);
 	resp(f, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA"
 		"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nBB\r\n0\r\n\r\n"
 		"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", 20);
@@ -224,7 +226,8 @@ static void test_head_204_304(void **state)
 {
 	(void)state;
 	struct fx *f = fx_new(0);
-	req(f, "HEAD /big HTTP/1.1\r\n\r\nDELETE /x/1 HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\nIf-None-Match: \"e\"\r\n\r\n"
+	req(f, "HEAD /big HTTP/1.1\r\n\r\nDELETE /x/1 HTTP/1.1\r\n\r\n"
+	       "GET /c HTTP/1.1\r\nIf-None-Match: \"e\"\r\n\r\n"
 	       "GET /d HTTP/1.1\r\n\r\n", 1);
 	/* HEAD: Content-Length describes the GET body that is not sent */
 	resp(f, "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n", 2);
@@ -409,7 +412,8 @@ static void test_gap_in_headers(void **state)
 	req(f, "GET /c HTTP/1.1\r\nHo", 7);
 	http_stream_ops.gap(f->p, STREAM_TO_SERVER, 10, 8);
 	req(f, "om\r\n\r\nGET /d/5 HTTP/1.1\r\n\r\n", 9);
-	resp(f, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 10);
+	resp(f, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 10);
 	assert_int_equal(f->n, 4);
 	assert_string_equal(f->txns[2].route, "/c");
 	assert_int_equal(f->txns[2].notes, TXN_NOTE_GAP_REQUEST);
@@ -454,7 +458,9 @@ static void test_tls_garbage(void **state)
 	(void)state;
 	struct fx *f = fx_new(0);
 	/* TLS 1.2 records: handshake (0x16), version 3.1, length, ClientHello (0x01) */
-	static const uint8_t hello[] = { 0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03 };
+	static const uint8_t hello[] = {
+		0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03,
+	};
 	static const uint8_t server[] = { 0x16, 0x03, 0x03, 0x00, 0x5d, 0x02, 0x00, 0x00, 0x59 };
 	uint8_t noise[4096];
 	for (size_t i = 0; i < sizeof(noise); i++)
@@ -563,7 +569,8 @@ static void test_chunk_line_cap_and_bad_cl(void **state)
 	resp(f, "HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\nabcHTTP/1.1 200 OK\r\n\r\n", 7);
 	assert_int_equal(f->n, 3);
 	assert_string_equal(f->txns[2].route, "/e");
-	assert_int_equal(f->txns[2].resp_bytes, strlen("HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\nabc"));
+	assert_int_equal(f->txns[2].resp_bytes,
+			 strlen("HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\nabc"));
 	assert_int_equal(f->q.http_parse_errors, 2);
 	fx_close(f, 8);
 	fx_free(f);
@@ -595,7 +602,10 @@ static void test_upgrade_101(void **state)
 	resp(f, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello", 2);
 	assert_int_equal(f->n, 1);
 	assert_int_equal(f->txns[0].status, 101);
-	static const uint8_t frame[] = { 0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58 };
+	/* a masked websocket text frame "hello" from the client */
+	static const uint8_t frame[] = {
+		0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+	};
 	http_stream_ops.data(f->p, STREAM_TO_SERVER, frame, sizeof(frame), 3);
 	resp(f, "HTTP/1.1 200 OK\r\n\r\n", 4);	/* websocket payload, not HTTP */
 	fx_close(f, 5);
@@ -608,7 +618,8 @@ static void test_absolute_form_and_oom_budget(void **state)
 {
 	(void)state;
 	struct fx *f = fx_new(0);
-	req(f, "GET http://example.com/users/12?x=1 HTTP/1.1\r\n\r\nGET http://example.com HTTP/1.1\r\n\r\n"
+	req(f, "GET http://example.com/users/12?x=1 HTTP/1.1\r\n\r\n"
+	       "GET http://example.com HTTP/1.1\r\n\r\n"
 	       "OPTIONS * HTTP/1.1\r\n\r\n", 1);
 	fx_close(f, 2);
 	assert_int_equal(f->n, 3);
@@ -678,10 +689,12 @@ static void test_header_syntax(void **state)
 	(void)state;
 	struct fx *f = fx_new(0);
 	/* obs-fold continuation lines are tolerated; header names are case-insensitive */
-	req(f, "POST /f HTTP/1.1\r\nX-Long: a\r\n  b\r\ncOnTeNt-LeNgTh:\t2 \r\n\r\nokGET /g HTTP/1.1\n\n", 1);
+	const char *post = "POST /f HTTP/1.1\r\nX-Long: a\r\n  b\r\ncOnTeNt-LeNgTh:\t2 \r\n\r\nok";
+	req(f, post, 1);
+	req(f, "GET /g HTTP/1.1\n\n", 1);
 	resp(f, "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\nContent-Length: 0\n\n", 2);
 	assert_int_equal(f->n, 2);
-	assert_int_equal(f->txns[0].req_bytes, strlen("POST /f HTTP/1.1\r\nX-Long: a\r\n  b\r\ncOnTeNt-LeNgTh:\t2 \r\n\r\nok"));
+	assert_int_equal(f->txns[0].req_bytes, strlen(post));
 	assert_string_equal(f->txns[1].route, "/g");	/* bare LF line ends */
 	assert_int_equal(f->q.http_parse_errors, 0);
 	/* whitespace between a field name and ':' is an error (RFC 9112 5.1) */
@@ -758,7 +771,7 @@ static void conv_build(struct conv *c)
 	c->seg_start[CONV_SEGS] = c->len;
 }
 
-/* A call starting at global offset o is stamped 1000 + o: the expected time of a byte is that of its call. */
+/* A call starting at global offset o is stamped 1000 + o; a byte's expected time is its call's. */
 static ts_ns call_ts(size_t o)
 {
 	return 1000 + (ts_ns)o;

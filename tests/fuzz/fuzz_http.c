@@ -1,4 +1,4 @@
-/* fuzz_http.c - libFuzzer target: http_stream_ops fed two directions with random cuts, gaps and FINs. */
+/* fuzz_http.c - libFuzzer target: http_stream_ops, two directions, random cuts, gaps, FINs. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
