@@ -24,6 +24,13 @@
  * so that server_ms measures the server's work and not how fast it said
  * "100 Continue"; resp_bytes counts interim responses too (they were on the
  * wire) and TXN_NOTE_CONTINUE says one was there.
+ *
+ * Counters (quality.h): http_requests = requests whose start line was
+ * understood; http_responses = final responses (an interim 1xx is part of
+ * its final response); http_gaps = gaps that cost the framing, i.e. were
+ * followed by a resync (a gap inside a body of known length costs nothing
+ * but a note); http_parse_errors = malformed or over-cap messages, and a
+ * direction that is not HTTP/1.x at all counts once.
  */
 #include "http.h"
 
@@ -408,7 +415,8 @@ static unsigned http_gap_note(const struct http_msg *m)
  * HTTP/2 preface): one parse error, and the direction is ignored from then
  * on, so a binary stream costs neither CPU nor a flood of counts. A failed candidate found by a
  * resync scan is not an error: scanning just goes on. Anything else is one
- * parse error, and a resync.
+ * parse error, and a resync; a message whose start line was understood is
+ * still delivered, noted TXN_NOTE_OVERSIZE (a cap) or TXN_NOTE_TRUNCATED.
  */
 static void http_msg_error(struct http_parser *p, struct http_msg *m, uint8_t c, ts_ns ts,
 			   int kind)
