@@ -1,0 +1,63 @@
+/*
+ * samples.h - samples.csv: one row per interval joining the three views on
+ * one clock: the traffic (HTTP and MongoDB rates, percentiles, DB share,
+ * concurrency), the capture's own health, and every collector's columns.
+ *
+ * The traffic columns count transactions by the interval in which they
+ * ended, after attribution; attribution holds transactions for the join
+ * window, so a row is written once the join has judged everything up to its
+ * end (a lag of about one window). Every row is written and flushed whole.
+ */
+#ifndef TIERPROBE_SAMPLES_H
+#define TIERPROBE_SAMPLES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collector.h"
+#include "join.h"
+#include "timestamp.h"
+
+struct samples;
+
+/* Per-interval figures the verdict reads back (one per written row). */
+struct interval_stats {
+	ts_ns end;
+	double http_rps;
+	double http_p50_ms, http_p95_ms;
+	double in_flight;	/* mean concurrent HTTP requests (Little's law) */
+	double db_share_pct;	/* NAN when nothing was attributed */
+	uint64_t http_count, http_errors;
+	uint64_t drops;
+};
+
+/*
+ * Creates dir/samples.csv with the fixed traffic columns followed by the
+ * given extra columns (n_extra names, e.g. the collectors'). NULL + logged
+ * message on failure.
+ */
+struct samples *samples_new(const char *dir, ts_ns start, const char *const *extra,
+			    size_t n_extra);
+
+void samples_http(struct samples *s, const struct joined_http *h);
+void samples_mongo(struct samples *s, const struct joined_mongo *m);
+
+/*
+ * Closes the interval ending at now: keeps the extra cells (n_extra of them)
+ * and the capture counters (cumulative) until its traffic is complete.
+ */
+void samples_close_interval(struct samples *s, ts_ns now, const collector_cell *extra,
+			    uint64_t packets, uint64_t kernel_drops, uint64_t iface_drops);
+
+/* Writes every closed interval that ends at or before horizon. Returns 0 or -errno. */
+int samples_write_until(struct samples *s, ts_ns horizon);
+
+/* The rows written so far (for the verdict); owned by s. */
+const struct interval_stats *samples_stats(const struct samples *s, size_t *n);
+
+/* Writes what remains and closes the file; returns 0 or the first -errno. */
+int samples_finish(struct samples *s);
+int samples_reopen(struct samples *s);
+void samples_free(struct samples *s);
+
+#endif

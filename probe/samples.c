@@ -1,0 +1,280 @@
+/* samples.c - samples.csv: traffic, capture health and collector columns per interval. */
+#include "samples.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregate.h"
+#include "csv.h"
+#include "log.h"
+#include "stats.h"
+
+static const char *const traffic_columns[] = {
+	"time", "interval_s", "capture_packets", "capture_kernel_drops", "capture_iface_drops",
+	"http_rps", "http_p50_ms", "http_p95_ms", "http_errors", "http_in_flight",
+	"mongo_ops_per_s", "mongo_p50_ms", "mongo_p95_ms", "db_share_pct",
+};
+#define N_TRAFFIC (sizeof(traffic_columns) / sizeof(traffic_columns[0]))
+
+struct pending_row {
+	ts_ns start, end;
+	int closed;
+	struct dist http;	/* latency ns of HTTP transactions ending here */
+	struct dist mongo;
+	uint64_t http_errors;
+	double latency_sum_attr, db_ns;	/* for the DB share */
+	uint64_t packets, kdrops, idrops;	/* deltas */
+	collector_cell *extra;		/* n_extra cells, owned */
+};
+
+struct samples {
+	struct csv_writer *w;
+	char *path;
+	size_t n_extra;
+	ts_ns start;
+	struct pending_row *rows;	/* ordered by time; rows[0] is the oldest unwritten */
+	size_t nrows, cap;
+	uint64_t last_packets, last_kdrops, last_idrops;
+	struct interval_stats *stats;
+	size_t nstats, stats_cap;
+	int err;
+};
+
+struct samples *samples_new(const char *dir, ts_ns start, const char *const *extra,
+			    size_t n_extra)
+{
+	struct samples *s = calloc(1, sizeof(*s));
+	const char **cols = calloc(N_TRAFFIC + n_extra, sizeof(*cols));
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/samples.csv", dir);
+	if (!s || !cols) {
+		free(s);
+		free(cols);
+		log_error("samples: out of memory");
+		return NULL;
+	}
+	memcpy(cols, traffic_columns, sizeof(traffic_columns));
+	for (size_t i = 0; i < n_extra; i++)
+		cols[N_TRAFFIC + i] = extra[i];
+	s->w = csv_writer_new(path, cols, N_TRAFFIC + n_extra);
+	free(cols);
+	if (!s->w) {
+		log_error("output: cannot create '%s': %s", path, strerror(errno));
+		free(s);
+		return NULL;
+	}
+	s->path = strdup(path);
+	s->n_extra = n_extra;
+	s->start = start;
+	return s;
+}
+
+/* The open (not yet closed) row, created on demand. */
+static struct pending_row *open_row(struct samples *s)
+{
+	if (s->nrows && !s->rows[s->nrows - 1].closed)
+		return &s->rows[s->nrows - 1];
+	if (s->nrows == s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 16;
+		struct pending_row *n = realloc(s->rows, ncap * sizeof(*n));
+		if (!n)
+			return NULL;
+		s->rows = n;
+		s->cap = ncap;
+	}
+	struct pending_row *r = &s->rows[s->nrows++];
+	memset(r, 0, sizeof(*r));
+	r->start = s->nrows > 1 ? s->rows[s->nrows - 2].end : s->start;
+	return r;
+}
+
+/* The row whose interval holds time t: closed rows by their bounds, else the open one. */
+static struct pending_row *row_for(struct samples *s, ts_ns t)
+{
+	for (size_t i = 0; i < s->nrows; i++) {
+		struct pending_row *r = &s->rows[i];
+		if (r->closed && t < r->end)
+			return r;
+		if (!r->closed)
+			return r;
+	}
+	return open_row(s);
+}
+
+void samples_http(struct samples *s, const struct joined_http *h)
+{
+	const struct txn_times *t = &h->t->t;
+	if (t->resp_last == TS_NONE && t->req_last == TS_NONE)
+		return;
+	ts_ns end = t->resp_last != TS_NONE ? t->resp_last : t->req_last;
+	struct pending_row *r = row_for(s, end);
+	if (!r)
+		return;
+	if (http_txn_is_error(h->t))
+		r->http_errors++;
+	if (t->req_first == TS_NONE || t->resp_last == TS_NONE) {
+		r->http.count++;	/* counted for the rate; no latency */
+		return;
+	}
+	double lat = (double)(t->resp_last - t->req_first);
+	dist_add(&r->http, lat);
+	if (h->db_ns >= 0) {
+		r->latency_sum_attr += lat;
+		r->db_ns += h->db_ns;
+	}
+}
+
+void samples_mongo(struct samples *s, const struct joined_mongo *m)
+{
+	const struct txn_times *t = &m->t->t;
+	if (t->req_first == TS_NONE || t->resp_last == TS_NONE)
+		return;
+	struct pending_row *r = row_for(s, t->resp_last);
+	if (r)
+		dist_add(&r->mongo, (double)(t->resp_last - t->req_first));
+}
+
+void samples_close_interval(struct samples *s, ts_ns now, const collector_cell *extra,
+			    uint64_t packets, uint64_t kdrops, uint64_t idrops)
+{
+	struct pending_row *r = open_row(s);
+	if (!r)
+		return;
+	r->end = now;
+	r->closed = 1;
+	r->packets = packets - s->last_packets;
+	r->kdrops = kdrops - s->last_kdrops;
+	r->idrops = idrops - s->last_idrops;
+	s->last_packets = packets;
+	s->last_kdrops = kdrops;
+	s->last_idrops = idrops;
+	r->extra = calloc(s->n_extra ? s->n_extra : 1, sizeof(collector_cell));
+	if (r->extra && extra)
+		memcpy(r->extra, extra, s->n_extra * sizeof(collector_cell));
+}
+
+static void fmt(char *buf, size_t len, int decimals, double v)
+{
+	if (isfinite(v))
+		snprintf(buf, len, "%.*f", decimals, v);
+	else
+		buf[0] = '\0';
+}
+
+static int write_row(struct samples *s, struct pending_row *r)
+{
+	collector_cell c[N_TRAFFIC];
+	const char *cells[N_TRAFFIC + 256];
+	double secs = (double)(r->end - r->start) / 1e9;
+	struct interval_stats st = { .end = r->end, .db_share_pct = NAN };
+
+	if (secs <= 0)
+		secs = NAN;
+	st.http_count = r->http.count;
+	st.http_errors = r->http_errors;
+	st.http_rps = (double)r->http.count / secs;
+	st.http_p50_ms = r->http.n || r->http.hist ? dist_quantile(&r->http, .5) / 1e6 : NAN;
+	st.http_p95_ms = r->http.n || r->http.hist ? dist_quantile(&r->http, .95) / 1e6 : NAN;
+	st.in_flight = r->http.sum / 1e9 / secs;
+	if (r->latency_sum_attr > 0)
+		st.db_share_pct = 100.0 * r->db_ns / r->latency_sum_attr;
+	st.drops = r->kdrops + r->idrops;
+
+	timestamp_format(r->end, c[0], sizeof(c[0]));
+	fmt(c[1], sizeof(c[1]), 3, secs);
+	snprintf(c[2], sizeof(c[2]), "%" PRIu64, r->packets);
+	snprintf(c[3], sizeof(c[3]), "%" PRIu64, r->kdrops);
+	snprintf(c[4], sizeof(c[4]), "%" PRIu64, r->idrops);
+	fmt(c[5], sizeof(c[5]), 2, st.http_rps);
+	fmt(c[6], sizeof(c[6]), 3, st.http_p50_ms);
+	fmt(c[7], sizeof(c[7]), 3, st.http_p95_ms);
+	snprintf(c[8], sizeof(c[8]), "%" PRIu64, r->http_errors);
+	fmt(c[9], sizeof(c[9]), 2, st.in_flight);
+	fmt(c[10], sizeof(c[10]), 2, (double)r->mongo.count / secs);
+	fmt(c[11], sizeof(c[11]), 3, r->mongo.count ? dist_quantile(&r->mongo, .5) / 1e6 : NAN);
+	fmt(c[12], sizeof(c[12]), 3, r->mongo.count ? dist_quantile(&r->mongo, .95) / 1e6 : NAN);
+	fmt(c[13], sizeof(c[13]), 1, st.db_share_pct);
+	for (size_t i = 0; i < N_TRAFFIC; i++)
+		cells[i] = c[i];
+	for (size_t i = 0; i < s->n_extra && i < 256; i++)
+		cells[N_TRAFFIC + i] = r->extra ? r->extra[i] : "";
+
+	if (s->nstats == s->stats_cap) {
+		size_t ncap = s->stats_cap ? s->stats_cap * 2 : 64;
+		struct interval_stats *n = realloc(s->stats, ncap * sizeof(*n));
+		if (n) {
+			s->stats = n;
+			s->stats_cap = ncap;
+		}
+	}
+	if (s->nstats < s->stats_cap)
+		s->stats[s->nstats++] = st;
+
+	int rc = csv_writer_row(s->w, cells, N_TRAFFIC + (s->n_extra < 256 ? s->n_extra : 256));
+	if (rc == 0)
+		rc = csv_writer_flush(s->w);
+	return rc;
+}
+
+static void drop_first(struct samples *s)
+{
+	struct pending_row *r = &s->rows[0];
+	dist_release(&r->http);
+	dist_release(&r->mongo);
+	free(r->extra);
+	memmove(s->rows, s->rows + 1, (s->nrows - 1) * sizeof(*s->rows));
+	s->nrows--;
+}
+
+int samples_write_until(struct samples *s, ts_ns horizon)
+{
+	while (!s->err && s->nrows && s->rows[0].closed && s->rows[0].end <= horizon) {
+		int rc = write_row(s, &s->rows[0]);
+		if (rc) {
+			s->err = rc;
+			log_error("output: cannot write '%s': %s", s->path, strerror(-rc));
+		}
+		drop_first(s);
+	}
+	return s->err;
+}
+
+const struct interval_stats *samples_stats(const struct samples *s, size_t *n)
+{
+	*n = s->nstats;
+	return s->stats;
+}
+
+int samples_finish(struct samples *s)
+{
+	samples_write_until(s, INT64_MAX);
+	int rc = csv_writer_free(s->w);
+	s->w = NULL;
+	if (rc && !s->err) {
+		s->err = rc;
+		log_error("output: cannot write '%s': %s", s->path, strerror(-rc));
+	}
+	return s->err;
+}
+
+int samples_reopen(struct samples *s)
+{
+	return s->w ? csv_writer_reopen(s->w) : 0;
+}
+
+void samples_free(struct samples *s)
+{
+	if (!s)
+		return;
+	while (s->nrows)
+		drop_first(s);
+	csv_writer_free(s->w);
+	free(s->rows);
+	free(s->stats);
+	free(s->path);
+	free(s);
+}
