@@ -561,17 +561,12 @@ int serverstatus_redact_uri(const char *uri, char *out, size_t len)
 	ss_put(&o, uri, (size_t)(rest - uri));
 
 	/*
-	 * The userinfo ends at the last '@' before the options. Passwords ought to be
-	 * percent-encoded but often are not, so a '?' inside the password is allowed for: when no
-	 * '@' precedes the first '?', the last '@' of the whole string is taken.
+	 * The userinfo ends at the last '@' of the string. Passwords ought to be percent-encoded
+	 * but often are not, and then '@', ':', '/' and '?' may all appear in them, so nothing
+	 * before the last '@' can be trusted to end the userinfo. An '@' inside an option value
+	 * makes this over-redact, which is the safe way to be wrong.
 	 */
-	const char *q = strchr(rest, '?');
-	const char *at = NULL;
-	for (const char *p = rest; *p && (!q || p < q); p++)
-		if (*p == '@')
-			at = p;
-	if (!at && q)
-		at = strrchr(q, '@');
+	const char *at = strrchr(rest, '@');
 	const char *hosts = rest;
 	if (at) {
 		const char *colon = memchr(rest, ':', (size_t)(at - rest));
