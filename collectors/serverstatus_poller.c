@@ -267,6 +267,13 @@ static void *ss_thread(void *arg)
 		struct serverstatus_sample s;
 		bson_error_t err;
 		ss_poll_once(p, &client, &s, &err);
+		/*
+		 * A server that restarted since the last poll leaves the client a dead socket: the
+		 * first command fails at once. One immediate retry on a fresh client hides that,
+		 * so a quick restart costs no sample and logs nothing.
+		 */
+		if (was == SERVERSTATUS_POLL_OK && s.status == SERVERSTATUS_POLL_UNREACHABLE)
+			ss_poll_once(p, &client, &s, &err);
 		ss_log_transition(p, was, &s, &err);
 		was = (int)s.status;
 
@@ -384,4 +391,20 @@ int serverstatus_read_uri_file(const char *path, char **uri)
 	}
 	explicit_bzero(buf, sizeof(buf));
 	return rc;
+}
+
+void serverstatus_sample_row(struct serverstatus_doc *prev, bool *have_prev,
+			     const struct serverstatus_sample *s, struct serverstatus_row *row)
+{
+	if (s->status != SERVERSTATUS_POLL_OK) {
+		/* prev is kept: counters are cumulative, so the next good sample rates over the gap. */
+		serverstatus_row_empty(row, s->time, s->note);
+		return;
+	}
+	double dt_s = 0;
+	if (*have_prev && prev->sample_time != TS_NONE && s->doc.sample_time != TS_NONE)
+		dt_s = (double)(s->doc.sample_time - prev->sample_time) / (double)TS_NS_PER_SEC;
+	serverstatus_delta(*have_prev ? prev : NULL, &s->doc, dt_s, row);
+	*prev = s->doc;
+	*have_prev = true;
 }

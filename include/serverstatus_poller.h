@@ -64,6 +64,15 @@ int serverstatus_poller_start(struct serverstatus_poller *p);
 bool serverstatus_poller_take(struct serverstatus_poller *p, struct serverstatus_sample *out);
 
 /*
+ * What the main loop does with each taken sample: a failed attempt gives an empty row with the
+ * reason in the note; a good one gives the rates since *prev over the time between the two
+ * samples (a first sample, or a restart, gives a baseline row). *prev and *have_prev are the
+ * caller's state (have_prev starts false) and are updated here.
+ */
+void serverstatus_sample_row(struct serverstatus_doc *prev, bool *have_prev,
+			     const struct serverstatus_sample *s, struct serverstatus_row *row);
+
+/*
  * Stops and joins the thread. An attempt in progress is bounded by the timeouts above, so this
  * returns within about two timeouts (≤ 4 s). Safe to call twice or before start.
  */

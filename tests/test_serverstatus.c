@@ -584,6 +584,41 @@ static void test_restart_baseline(void **state)
 	assert_false(row.present[SERVERSTATUS_COL_INSERT_PER_S]);
 }
 
+/* The main loop's use: good, failed, good again → rates over the whole gap. */
+static void test_sample_rows(void **state)
+{
+	(void)state;
+	struct serverstatus_doc prev;
+	bool have_prev = false;
+	struct serverstatus_sample s;
+	struct serverstatus_row row;
+	memset(&s, 0, sizeof(s));
+	s.status = SERVERSTATUS_POLL_OK;
+	s.time = 10 * TS_NS_PER_SEC;
+	parse_synthetic(100, 1, s.time, &s.doc);
+	serverstatus_sample_row(&prev, &have_prev, &s, &row);
+	assert_true(have_prev);
+	assert_false(row.present[SERVERSTATUS_COL_INSERT_PER_S]);
+	assert_string_equal(row.note, "baseline: first sample");
+
+	struct serverstatus_sample down;
+	memset(&down, 0, sizeof(down));
+	down.status = SERVERSTATUS_POLL_UNREACHABLE;
+	down.time = 11 * TS_NS_PER_SEC;
+	snprintf(down.note, sizeof(down.note), "server unreachable");
+	serverstatus_sample_row(&prev, &have_prev, &down, &row);
+	assert_true(row.time == 11 * TS_NS_PER_SEC);
+	assert_false(row.present[SERVERSTATUS_COL_UPTIME_S]);
+	assert_string_equal(row.note, "server unreachable");
+
+	s.time = 14 * TS_NS_PER_SEC;
+	parse_synthetic(104, 5, s.time, &s.doc);
+	serverstatus_sample_row(&prev, &have_prev, &s, &row);
+	assert_true(row.present[SERVERSTATUS_COL_INSERT_PER_S]);
+	assert_true(row.val[SERVERSTATUS_COL_INSERT_PER_S] == 10.0); /* 40 inserts over 4 s */
+	assert_string_equal(row.note, "");
+}
+
 static void test_columns_and_csv(void **state)
 {
 	(void)state;
@@ -832,6 +867,7 @@ int main(void)
 		cmocka_unit_test(test_error_reply_and_mongos_like),
 		cmocka_unit_test(test_rates),
 		cmocka_unit_test(test_restart_baseline),
+		cmocka_unit_test(test_sample_rows),
 		cmocka_unit_test(test_columns_and_csv),
 		cmocka_unit_test(test_redact_uri),
 		cmocka_unit_test(test_auth_message),
