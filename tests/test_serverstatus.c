@@ -8,9 +8,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -835,6 +838,230 @@ static void test_poller_silent_server(void **state)
 	close(ls);
 }
 
+/*
+ * A minimal MongoDB wire-protocol server for the poller's success path, until the shared Python
+ * test server lands: it answers the handshake (OP_QUERY isMaster, or OP_MSG hello) and
+ * serverStatus with synthetic(), counters growing each reply. One connection at a time.
+ *
+ *   header: messageLength int32 | requestID int32 | responseTo int32 | opCode int32 (LE)
+ *   OP_QUERY 2004: flags | fullCollectionName cstring | skip | return | query BSON
+ *   OP_REPLY 1:    flags | cursorID int64 | startingFrom | numberReturned | documents
+ *   OP_MSG 2013:   flagBits | section kind 0: BSON body
+ */
+struct fake_server {
+	int listen_fd;
+	int port;
+	int64_t uptime, k;
+	volatile int stop;
+	int serverstatus_calls;
+	pthread_t thread;
+};
+
+static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static bool read_full(int fd, uint8_t *buf, size_t n)
+{
+	while (n) {
+		ssize_t got = recv(fd, buf, n, 0);
+		if (got <= 0)
+			return false;
+		buf += got;
+		n -= (size_t)got;
+	}
+	return true;
+}
+
+static bson_t *fake_reply_for(struct fake_server *fs, const bson_t *cmd)
+{
+	bson_iter_t it;
+	const char *name = bson_iter_init(&it, cmd) && bson_iter_next(&it) ? bson_iter_key(&it) : "";
+	if (strcasecmp(name, "serverStatus") == 0) {
+		fs->serverstatus_calls++;
+		fs->uptime++;
+		fs->k++;
+		return synthetic(fs->uptime, fs->k);
+	}
+	bson_t *r = bson_new();
+	if (strcasecmp(name, "isMaster") == 0 || strcmp(name, "hello") == 0) {
+		BSON_APPEND_BOOL(r, "ismaster", true);
+		BSON_APPEND_BOOL(r, "helloOk", true);
+		BSON_APPEND_INT32(r, "maxBsonObjectSize", 16777216);
+		BSON_APPEND_INT32(r, "maxMessageSizeBytes", 48000000);
+		BSON_APPEND_INT32(r, "maxWriteBatchSize", 100000);
+		BSON_APPEND_DATE_TIME(r, "localTime", 0);
+		BSON_APPEND_INT32(r, "minWireVersion", 0);
+		BSON_APPEND_INT32(r, "maxWireVersion", 13);
+	}
+	BSON_APPEND_DOUBLE(r, "ok", 1.0);
+	return r;
+}
+
+/* Serves one connection until it closes, sends garbage, or stop is set. */
+static void fake_serve(struct fake_server *fs, int fd)
+{
+	while (!fs->stop) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		uint8_t hdr[16];
+		if (!read_full(fd, hdr, 16))
+			return;
+		uint32_t len = le32(hdr), op = le32(hdr + 12);
+		if (len < 16 || len > (1u << 24))
+			return;
+		uint8_t *body = malloc(len - 16);
+		if (!body || !read_full(fd, body, len - 16)) {
+			free(body);
+			return;
+		}
+		const uint8_t *doc = NULL;
+		size_t room = 0;
+		if (op == 2004) { /* flags, cstring, skip, return, query */
+			const uint8_t *nul = memchr(body + 4, 0, len - 16 - 4);
+			if (nul && (size_t)(nul + 9 - body) <= len - 16) {
+				doc = nul + 9;
+				room = len - 16 - (size_t)(doc - body);
+			}
+		} else if (op == 2013 && len - 16 >= 5 && body[4] == 0) {
+			doc = body + 5;
+			room = len - 16 - 5;
+		}
+		bson_t cmd;
+		if (!doc || room < 5 || le32(doc) > room || !bson_init_static(&cmd, doc, le32(doc))) {
+			free(body);
+			return;
+		}
+		bson_t *r = fake_reply_for(fs, &cmd);
+		free(body);
+		size_t pre = op == 2004 ? 20 : 5;
+		size_t total = 16 + pre + r->len;
+		uint8_t *out = calloc(1, total);
+		put32(out, (uint32_t)total);
+		put32(out + 4, 77);
+		memcpy(out + 8, hdr + 4, 4); /* responseTo = requestID */
+		put32(out + 12, op == 2004 ? 1 : 2013);
+		if (op == 2004)
+			put32(out + 16 + 16, 1); /* numberReturned */
+		memcpy(out + 16 + pre, bson_get_data(r), r->len);
+		bson_destroy(r);
+		bool sent = send(fd, out, total, MSG_NOSIGNAL) == (ssize_t)total;
+		free(out);
+		if (!sent)
+			return;
+	}
+}
+
+static void *fake_thread(void *arg)
+{
+	struct fake_server *fs = arg;
+	while (!fs->stop) {
+		struct pollfd pfd = { fs->listen_fd, POLLIN, 0 };
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		int fd = accept(fs->listen_fd, NULL, NULL);
+		if (fd < 0)
+			continue;
+		fake_serve(fs, fd);
+		close(fd);
+	}
+	return NULL;
+}
+
+/* Starts on port (0: any). */
+static void fake_start(struct fake_server *fs, int port, int64_t uptime)
+{
+	memset(fs, 0, sizeof(*fs));
+	fs->uptime = uptime;
+	fs->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fs->listen_fd >= 0);
+	int one = 1;
+	setsockopt(fs->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(bind(fs->listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fs->listen_fd, 8), 0);
+	socklen_t sl = sizeof(sa);
+	assert_int_equal(getsockname(fs->listen_fd, (struct sockaddr *)&sa, &sl), 0);
+	fs->port = ntohs(sa.sin_port);
+	assert_int_equal(pthread_create(&fs->thread, NULL, fake_thread, fs), 0);
+}
+
+static void fake_stop(struct fake_server *fs)
+{
+	fs->stop = 1;
+	pthread_join(fs->thread, NULL);
+	close(fs->listen_fd);
+}
+
+/* Waits up to ms for an OK sample. */
+static bool take_ok(struct serverstatus_poller *p, struct serverstatus_sample *s, int64_t ms)
+{
+	int64_t t0 = mono_ms();
+	while (mono_ms() - t0 < ms) {
+		if (serverstatus_poller_take(p, s) && s->status == SERVERSTATUS_POLL_OK)
+			return true;
+		usleep(10 * 1000);
+	}
+	return false;
+}
+
+/* Polls a live (fake) server, then a restarted one on the same port: new baseline, then rates. */
+static void test_poller_live_and_restart(void **state)
+{
+	(void)state;
+	struct fake_server a, b;
+	fake_start(&a, 0, 1000);
+	char uri[80];
+	snprintf(uri, sizeof(uri), "mongodb://127.0.0.1:%d/?directConnection=true", a.port);
+	log_set_level(LOG_LEVEL_ERR);
+	struct serverstatus_poller *p = serverstatus_poller_new(uri, 0.2);
+	assert_non_null(p);
+	assert_int_equal(serverstatus_poller_start(p), 0);
+
+	struct serverstatus_doc prev;
+	bool have_prev = false;
+	struct serverstatus_sample s;
+	struct serverstatus_row row;
+	assert_true(take_ok(p, &s, 1500));
+	assert_true(s.doc.sample_time == s.time);
+	assert_true(get(&s.doc, SERVERSTATUS_UPTIME_S) > 1000);
+	serverstatus_sample_row(&prev, &have_prev, &s, &row);
+	assert_true(take_ok(p, &s, 1000));
+	serverstatus_sample_row(&prev, &have_prev, &s, &row);
+	assert_true(row.present[SERVERSTATUS_COL_INSERT_PER_S]);
+	assert_true(row.val[SERVERSTATUS_COL_INSERT_PER_S] > 0);
+	assert_string_equal(row.note, "");
+
+	/* Restart: the same port, uptime from 0, counters from the start. */
+	int port = a.port;
+	fake_stop(&a);
+	fake_start(&b, port, 0);
+	int64_t t0 = mono_ms();
+	/* Within two intervals (0.4 s) plus a timeout of slack: the first sample of the new process. */
+	bool restarted = false;
+	while (!restarted && take_ok(p, &s, 1000))
+		restarted = get(&s.doc, SERVERSTATUS_UPTIME_S) < 1000;
+	assert_true(restarted);
+	assert_true(mono_ms() - t0 < 1000);
+	serverstatus_sample_row(&prev, &have_prev, &s, &row);
+	assert_false(row.present[SERVERSTATUS_COL_INSERT_PER_S]);
+	assert_non_null(strstr(row.note, "restarted"));
+	assert_true(take_ok(p, &s, 1000));
+	serverstatus_sample_row(&prev, &have_prev, &s, &row);
+	assert_true(row.present[SERVERSTATUS_COL_INSERT_PER_S]);
+
+	serverstatus_poller_free(p);
+	fake_stop(&b);
+	log_set_level(LOG_LEVEL_INFO);
+}
+
 static void test_poller_bad_uri(void **state)
 {
 	(void)state;
@@ -875,6 +1102,7 @@ int main(void)
 		cmocka_unit_test(test_poller_bad_uri),
 		cmocka_unit_test(test_poller_unreachable),
 		cmocka_unit_test(test_poller_silent_server),
+		cmocka_unit_test(test_poller_live_and_restart),
 	};
 	serverstatus_library_init();
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
