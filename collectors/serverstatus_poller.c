@@ -101,7 +101,7 @@ void serverstatus_auth_message(const char *uri_text, const char *reason, char *o
 	if (pass && pass[0] && strstr(reason, pass))
 		reason = "(the reason is withheld: it contains the password)";
 	snprintf(out, len,
-		 "serverstatus: authentication failed for user '%s' (mechanism %s) at %s: %s",
+		 "serverstatus: authentication failed for user '%s' (mechanism %s) at '%s': %s",
 		 user ? user : "", mech ? mech : "default, negotiated SCRAM", redacted, reason);
 	mongoc_uri_destroy(uri);
 }

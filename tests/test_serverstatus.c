@@ -854,6 +854,7 @@ struct fake_server {
 	int64_t uptime, k;
 	volatile int stop;
 	int serverstatus_calls;
+	int auth_attempts;
 	pthread_t thread;
 };
 
@@ -889,6 +890,14 @@ static bson_t *fake_reply_for(struct fake_server *fs, const bson_t *cmd)
 		return synthetic(fs->uptime, fs->k);
 	}
 	bson_t *r = bson_new();
+	if (strcmp(name, "saslStart") == 0 || strcmp(name, "authenticate") == 0) {
+		fs->auth_attempts++;
+		BSON_APPEND_DOUBLE(r, "ok", 0.0);
+		BSON_APPEND_UTF8(r, "errmsg", "Authentication failed.");
+		BSON_APPEND_INT32(r, "code", 18);
+		BSON_APPEND_UTF8(r, "codeName", "AuthenticationFailed");
+		return r;
+	}
 	if (strcasecmp(name, "isMaster") == 0 || strcmp(name, "hello") == 0) {
 		BSON_APPEND_BOOL(r, "ismaster", true);
 		BSON_APPEND_BOOL(r, "helloOk", true);
@@ -1062,6 +1071,47 @@ static void test_poller_live_and_restart(void **state)
 	log_set_level(LOG_LEVEL_INFO);
 }
 
+static void run_auth_failure(void *arg)
+{
+	struct fake_server *fs = arg;
+	char uri[160];
+	snprintf(uri, sizeof(uri),
+		 "mongodb://bob:s3cret@127.0.0.1:%d/?directConnection=true&authMechanism=SCRAM-SHA-256",
+		 fs->port);
+	struct serverstatus_poller *p = serverstatus_poller_new(uri, 0.2);
+	assert_non_null(p);
+	assert_int_equal(serverstatus_poller_start(p), 0);
+	struct serverstatus_sample s;
+	int64_t t0 = mono_ms();
+	int failed = 0;
+	while (mono_ms() - t0 < 900) {
+		if (serverstatus_poller_take(p, &s)) {
+			assert_int_equal(s.status, SERVERSTATUS_POLL_AUTH_FAILED);
+			assert_string_equal(s.note, "authentication failed");
+			failed++;
+		}
+		usleep(20 * 1000);
+	}
+	serverstatus_poller_free(p);
+	assert_true(failed >= 2);
+}
+
+/* The server refuses the credentials: one clear message (user, mechanism), never the password. */
+static void test_poller_auth_failure(void **state)
+{
+	(void)state;
+	struct fake_server fs;
+	fake_start(&fs, 0, 10);
+	char *err = capture_stderr(run_auth_failure, &fs);
+	fake_stop(&fs);
+	assert_true(fs.auth_attempts >= 2);      /* it kept retrying ... */
+	assert_int_equal(fs.serverstatus_calls, 0);
+	assert_int_equal(count(err, "authentication failed for user 'bob' (mechanism SCRAM-SHA-256)"), 1);
+	assert_int_equal(count(err, "tierprobe:"), 1); /* ... and said so once */
+	assert_null(strstr(err, "s3cret"));
+	free(err);
+}
+
 static void test_poller_bad_uri(void **state)
 {
 	(void)state;
@@ -1103,6 +1153,7 @@ int main(void)
 		cmocka_unit_test(test_poller_unreachable),
 		cmocka_unit_test(test_poller_silent_server),
 		cmocka_unit_test(test_poller_live_and_restart),
+		cmocka_unit_test(test_poller_auth_failure),
 	};
 	serverstatus_library_init();
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
