@@ -272,8 +272,13 @@ static void *ss_thread(void *arg)
 		 * first command fails at once. One immediate retry on a fresh client hides that,
 		 * so a quick restart costs no sample and logs nothing.
 		 */
-		if (was == SERVERSTATUS_POLL_OK && s.status == SERVERSTATUS_POLL_UNREACHABLE)
-			ss_poll_once(p, &client, &s, &err);
+		if (was == SERVERSTATUS_POLL_OK && s.status == SERVERSTATUS_POLL_UNREACHABLE) {
+			pthread_mutex_lock(&p->lock);
+			bool stopping = p->stop;
+			pthread_mutex_unlock(&p->lock);
+			if (!stopping)
+				ss_poll_once(p, &client, &s, &err);
+		}
 		ss_log_transition(p, was, &s, &err);
 		was = (int)s.status;
 

@@ -73,8 +73,9 @@ void serverstatus_sample_row(struct serverstatus_doc *prev, bool *have_prev,
 			     const struct serverstatus_sample *s, struct serverstatus_row *row);
 
 /*
- * Stops and joins the thread. An attempt in progress is bounded by the timeouts above, so this
- * returns within about two timeouts (≤ 4 s). Safe to call twice or before start.
+ * Stops and joins the thread. An attempt in progress is bounded by the timeouts above (connect
+ * and handshake, then the command), so this returns within two timeouts (≤ 4 s) unless name
+ * resolution hangs (getaddrinfo is not bounded by libmongoc). Safe to call twice or before start.
  */
 void serverstatus_poller_stop(struct serverstatus_poller *p);
 
