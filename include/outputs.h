@@ -39,6 +39,18 @@ void outputs_set_pid_resolver(struct outputs *o, int (*resolve)(void *ctx, uint6
 struct aggregate *outputs_aggregate(struct outputs *o);
 
 /*
+ * Also hands every judged transaction to an observer (samples.csv's
+ * per-interval figures). Either callback may be NULL.
+ */
+struct joined_http;
+struct joined_mongo;
+void outputs_set_observer(struct outputs *o, void (*http)(void *ctx, const struct joined_http *),
+			  void (*mongo)(void *ctx, const struct joined_mongo *), void *ctx);
+
+/* Judges and writes every held transaction now (end of run), before outputs_finish(). */
+void outputs_drain(struct outputs *o);
+
+/*
  * Capture time has reached now: transactions held for attribution longer
  * than the join window are written. Call about once a second of capture time.
  */

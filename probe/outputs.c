@@ -22,6 +22,9 @@ struct outputs {
 	struct txn_sink sink;
 	int (*resolve_pid)(void *ctx, uint64_t flow_id);
 	void *resolve_ctx;
+	void (*observe_http)(void *ctx, const struct joined_http *);
+	void (*observe_mongo)(void *ctx, const struct joined_mongo *);
+	void *observe_ctx;
 	int err;		/* first -errno from a streaming file; reported once */
 };
 
@@ -122,6 +125,19 @@ void outputs_set_pid_resolver(struct outputs *o, int (*resolve)(void *ctx, uint6
 	join_set_pids_known(o->join, resolve != NULL);
 }
 
+void outputs_set_observer(struct outputs *o, void (*http)(void *ctx, const struct joined_http *),
+			  void (*mongo)(void *ctx, const struct joined_mongo *), void *ctx)
+{
+	o->observe_http = http;
+	o->observe_mongo = mongo;
+	o->observe_ctx = ctx;
+}
+
+void outputs_drain(struct outputs *o)
+{
+	join_flush(o->join);
+}
+
 void outputs_advance(struct outputs *o, ts_ns now)
 {
 	join_advance(o->join, now);
@@ -218,6 +234,8 @@ static void write_http(void *ctx, const struct joined_http *j)
 	if (rc)
 		stream_error(o, "http.csv", rc);
 	aggregate_http(&o->agg, t, j->db_ns, j->db_ops);
+	if (o->observe_http)
+		o->observe_http(o->observe_ctx, j);
 }
 
 static const char *opcode_name(int32_t op)
@@ -292,6 +310,8 @@ static void write_mongo(void *ctx, const struct joined_mongo *j)
 	if (rc)
 		stream_error(o, "mongo.csv", rc);
 	aggregate_mongo(&o->agg, t);
+	if (o->observe_mongo)
+		o->observe_mongo(o->observe_ctx, j);
 }
 
 int outputs_flush(struct outputs *o)
