@@ -193,7 +193,7 @@ static void test_ipv6_procnet(void **state)
  * Connections that live ~5 ms: each is looked up (server end, cold: a new
  * inode every time) while alive, then closed. Prints the median latency.
  */
-static void short_lived(int family, int with_candidates, const char *label)
+static void short_lived(int family, int with_candidates, const char *label, double max_median_ms)
 {
 	enum { N = 40 };
 	struct sockaddr_storage srv;
@@ -233,27 +233,27 @@ static void short_lived(int family, int with_candidates, const char *label)
 	       (unsigned long long)st.candidate_hits, (unsigned long long)st.full_scans,
 	       (unsigned long long)st.netlink_lookups);
 	assert_int_equal(ok, N);
-	/* Fast enough to beat a 5 ms connection with room to spare. */
-	assert_true(lat[N / 2] < 2.0);
+	/* Fast enough to beat a 5 ms connection (a full /proc scan is the slow, rare path). */
+	assert_true(lat[N / 2] < max_median_ms);
 	sockmap_free(m);
 }
 
 static void test_short_lived_v4_candidates(void **state)
 {
 	(void)state;
-	short_lived(AF_INET, 1, "ipv4 5ms conns, candidates");
+	short_lived(AF_INET, 1, "ipv4 5ms conns, candidates", 1.0);
 }
 
 static void test_short_lived_v4_fullscan(void **state)
 {
 	(void)state;
-	short_lived(AF_INET, 0, "ipv4 5ms conns, no candidates");
+	short_lived(AF_INET, 0, "ipv4 5ms conns, no candidates", 5.0);
 }
 
 static void test_short_lived_v6(void **state)
 {
 	(void)state;
-	short_lived(AF_INET6, 1, "ipv6 5ms conns, candidates");
+	short_lived(AF_INET6, 1, "ipv6 5ms conns, candidates", 1.0);
 }
 
 static void test_async(void **state)
