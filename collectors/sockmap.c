@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "procnet.h"
@@ -196,9 +197,13 @@ static int inode_netlink(struct sockmap *m, const struct endpoint *local, const 
 			if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
 			    h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
 				const struct inet_diag_msg *d = NLMSG_DATA(h);
-				/* TIME_WAIT and request sockets have no inode, hence no owner. */
+				/*
+				 * No inode: either finished (TIME_WAIT) or still in the
+				 * listener's accept queue, which no process owns until
+				 * accept() - worth asking again a little later.
+				 */
 				if (d->idiag_inode == 0)
-					return -ENOENT;
+					return d->idiag_state == PROCNET_TCP_ESTABLISHED ? -EAGAIN : -ENOENT;
 				*inode = d->idiag_inode;
 				return 0;
 			}
@@ -209,16 +214,21 @@ static int inode_netlink(struct sockmap *m, const struct endpoint *local, const 
 struct tuple_match {
 	const struct endpoint *local, *remote;
 	uint64_t inode;
+	int unowned;		/* seen established without an inode: not accepted yet */
 };
 
 static int tuple_cb(void *ctx, const struct procnet_sock *s)
 {
 	struct tuple_match *t = ctx;
 
-	if (s->inode && endpoint_equal(&s->local, t->local) && endpoint_equal(&s->remote, t->remote)) {
+	if (!endpoint_equal(&s->local, t->local) || !endpoint_equal(&s->remote, t->remote))
+		return 0;
+	if (s->inode) {
 		t->inode = s->inode;
 		return 1;
 	}
+	if (s->state == PROCNET_TCP_ESTABLISHED)
+		t->unowned = 1;
 	return 0;
 }
 
@@ -235,7 +245,7 @@ static void v4_mapped(const struct endpoint *in, struct endpoint *out)
 
 static int inode_procnet(const struct endpoint *local, const struct endpoint *remote, uint64_t *inode)
 {
-	struct tuple_match t = { local, remote, 0 };
+	struct tuple_match t = { local, remote, 0, 0 };
 	int r = procnet_tcp_foreach(local->family, tuple_cb, &t);
 
 	if (r < 0)
@@ -251,7 +261,7 @@ static int inode_procnet(const struct endpoint *local, const struct endpoint *re
 			return r;
 	}
 	if (!t.inode)
-		return -ENOENT;
+		return t.unowned ? -EAGAIN : -ENOENT;
 	*inode = t.inode;
 	return 0;
 }
@@ -346,8 +356,8 @@ int sockmap_lookup(struct sockmap *m, const struct endpoint *local, const struct
 	if (m->nl >= 0) {
 		m->st.netlink_lookups++;
 		r = inode_netlink(m, local, remote, &inode);
-		/* ENOENT is the kernel's answer; anything else means netlink itself is unusable. */
-		if (r < 0 && r != -ENOENT) {
+		/* ENOENT/EAGAIN are the kernel's answers; anything else means netlink is unusable. */
+		if (r < 0 && r != -ENOENT && r != -EAGAIN) {
 			sockmap_disable_netlink(m);
 			m->st.procnet_lookups++;
 			r = inode_procnet(local, remote, &inode);
@@ -370,7 +380,25 @@ int sockmap_lookup(struct sockmap *m, const struct endpoint *local, const struct
 struct sockmap_request {
 	uint64_t flow_id;
 	struct endpoint local, remote;
+	int tries;
+	double due;		/* monotonic seconds: when a deferred retry may run */
 };
+
+/*
+ * A connection whose first data arrives before the server accept()s it has
+ * no owner yet (-EAGAIN): a busy pool of sync workers may take a while to
+ * get to it. It is asked again after 1, 2, 4 ... 128 ms (ASYNC_TRIES tries
+ * in all, ~255 ms), without holding up the requests behind it.
+ */
+#define ASYNC_TRIES 9
+#define ASYNC_RETRY_S 0.001
+
+static double async_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
 
 struct sockmap_async {
 	pthread_t thread;
@@ -383,12 +411,36 @@ struct sockmap_async {
 	size_t req_head, req_len;
 	struct sockmap_result *res;
 	size_t res_head, res_len;
+	struct sockmap_request *def;	/* deferred retries, unordered */
+	size_t ndef;
 	uint64_t dropped;
+	uint64_t retries;
 	pid_t *new_cand;		/* set by the caller, taken by the worker */
 	size_t new_ncand;
 	int cand_pending;
 	struct sockmap_stats st;	/* copied from m after each lookup */
 };
+
+/* Index of the earliest deferred retry, or -1. */
+static long earliest_deferred(const struct sockmap_async *a)
+{
+	long best = -1;
+
+	for (size_t i = 0; i < a->ndef; i++)
+		if (best < 0 || a->def[i].due < a->def[best].due)
+			best = (long)i;
+	return best;
+}
+
+static void push_result(struct sockmap_async *a, const struct sockmap_result *rs)
+{
+	if (a->res_len == a->cap) {
+		a->dropped++;
+		return;
+	}
+	a->res[(a->res_head + a->res_len) % a->cap] = *rs;
+	a->res_len++;
+}
 
 static void *async_main(void *arg)
 {
@@ -396,8 +448,24 @@ static void *async_main(void *arg)
 
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
-		while (!a->stop && a->req_len == 0 && !a->cand_pending)
-			pthread_cond_wait(&a->cv, &a->mu);
+		long d;
+
+		for (;;) {
+			if (a->stop || a->req_len || a->cand_pending)
+				break;
+			d = earliest_deferred(a);
+			if (d < 0) {
+				pthread_cond_wait(&a->cv, &a->mu);
+				continue;
+			}
+			double due = a->def[d].due;
+			if (due <= async_now())
+				break;
+			struct timespec ts;
+			ts.tv_sec = (time_t)due;
+			ts.tv_nsec = (long)((due - (double)ts.tv_sec) * 1e9);
+			pthread_cond_timedwait(&a->cv, &a->mu, &ts);
+		}
 		if (a->stop)
 			break;
 		if (a->cand_pending) {
@@ -411,9 +479,18 @@ static void *async_main(void *arg)
 			pthread_mutex_lock(&a->mu);
 			continue;
 		}
-		struct sockmap_request rq = a->req[a->req_head];
-		a->req_head = (a->req_head + 1) % a->cap;
-		a->req_len--;
+		struct sockmap_request rq;
+		d = earliest_deferred(a);
+		if (d >= 0 && a->def[d].due <= async_now()) {
+			rq = a->def[d];
+			a->def[d] = a->def[--a->ndef];
+		} else if (a->req_len) {
+			rq = a->req[a->req_head];
+			a->req_head = (a->req_head + 1) % a->cap;
+			a->req_len--;
+		} else {
+			continue;
+		}
 		pthread_mutex_unlock(&a->mu);
 
 		struct sockmap_result rs = { .flow_id = rq.flow_id };
@@ -421,12 +498,14 @@ static void *async_main(void *arg)
 
 		pthread_mutex_lock(&a->mu);
 		sockmap_get_stats(a->m, &a->st);
-		if (a->res_len == a->cap) {
-			a->dropped++;
-		} else {
-			a->res[(a->res_head + a->res_len) % a->cap] = rs;
-			a->res_len++;
+		if (rs.err == -EAGAIN && rq.tries + 1 < ASYNC_TRIES && a->ndef < a->cap) {
+			rq.due = async_now() + ASYNC_RETRY_S * (double)(1u << rq.tries);
+			rq.tries++;
+			a->def[a->ndef++] = rq;
+			a->retries++;
+			continue;
 		}
+		push_result(a, &rs);
 	}
 	pthread_mutex_unlock(&a->mu);
 	return NULL;
@@ -442,9 +521,11 @@ struct sockmap_async *sockmap_async_new(size_t queue_len)
 	a->cap = queue_len ? queue_len : 4096;
 	a->req = calloc(a->cap, sizeof(*a->req));
 	a->res = calloc(a->cap, sizeof(*a->res));
+	a->def = calloc(a->cap, sizeof(*a->def));
 	a->m = sockmap_new();
-	if (!a->req || !a->res || !a->m) {
+	if (!a->req || !a->res || !a->def || !a->m) {
 		sockmap_free(a->m);
+		free(a->def);
 		free(a->req);
 		free(a->res);
 		free(a);
@@ -452,12 +533,18 @@ struct sockmap_async *sockmap_async_new(size_t queue_len)
 		return NULL;
 	}
 	pthread_mutex_init(&a->mu, NULL);
-	pthread_cond_init(&a->cv, NULL);
+	/* Retry deadlines are monotonic: a wall-clock step must not stall or rush them. */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&a->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	r = pthread_create(&a->thread, NULL, async_main, a);
 	if (r) {
 		pthread_cond_destroy(&a->cv);
 		pthread_mutex_destroy(&a->mu);
 		sockmap_free(a->m);
+		free(a->def);
 		free(a->req);
 		free(a->res);
 		free(a);
@@ -480,6 +567,7 @@ void sockmap_async_free(struct sockmap_async *a)
 	pthread_mutex_destroy(&a->mu);
 	sockmap_free(a->m);
 	free(a->new_cand);
+	free(a->def);
 	free(a->req);
 	free(a->res);
 	free(a);
@@ -546,6 +634,16 @@ uint64_t sockmap_async_dropped(struct sockmap_async *a)
 	d = a->dropped;
 	pthread_mutex_unlock(&a->mu);
 	return d;
+}
+
+uint64_t sockmap_async_retries(struct sockmap_async *a)
+{
+	uint64_t r;
+
+	pthread_mutex_lock(&a->mu);
+	r = a->retries;
+	pthread_mutex_unlock(&a->mu);
+	return r;
 }
 
 void sockmap_async_get_stats(struct sockmap_async *a, struct sockmap_stats *st)

@@ -54,7 +54,9 @@ int sockmap_set_candidates(struct sockmap *m, const pid_t *pids, size_t n);
  * the server end as local (the worker that accepted it); for MongoDB pass the
  * client end (the application process). Returns 0 and *out, -ENOENT when no
  * such socket exists (already closed, TIME_WAIT, not on this host) or no
- * visible process owns it, -EAFNOSUPPORT for a bad family, or another -errno.
+ * visible process owns it, -EAGAIN when the connection exists but no process
+ * owns it yet (still in the listener's accept queue: ask again shortly),
+ * -EAFNOSUPPORT for a bad family, or another -errno.
  */
 int sockmap_lookup(struct sockmap *m, const struct endpoint *local, const struct endpoint *remote,
 		   pid_t *out);
@@ -75,8 +77,12 @@ struct sockmap_result {
 };
 
 /*
- * Starts the worker. queue_len bounds both the request and the result queue
- * (default 4096 when 0). Returns NULL on failure (errno set).
+ * Starts the worker. queue_len bounds the request queue, the result queue
+ * and the deferred retries (default 4096 when 0). A lookup that answers
+ * -EAGAIN (not accepted yet) is retried after 1, 2, 4 ... 128 ms (9 tries,
+ * ~255 ms in all) without delaying other requests; its result is then the
+ * last answer. Returns NULL
+ * on failure (errno set).
  */
 struct sockmap_async *sockmap_async_new(size_t queue_len);
 
@@ -98,6 +104,9 @@ size_t sockmap_async_poll(struct sockmap_async *a, struct sockmap_result *out, s
 
 /* Requests refused because a queue was full (request queue or result queue). */
 uint64_t sockmap_async_dropped(struct sockmap_async *a);
+
+/* Lookups deferred and asked again because the connection was not accepted yet. */
+uint64_t sockmap_async_retries(struct sockmap_async *a);
 
 /* The worker's mapper statistics (a consistent copy). */
 void sockmap_async_get_stats(struct sockmap_async *a, struct sockmap_stats *st);

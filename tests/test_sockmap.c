@@ -57,20 +57,25 @@ static void to_endpoint(const struct sockaddr_storage *ss, struct endpoint *ep)
 }
 
 /*
- * Forks an echo server on the loopback of the family: it accepts
- * connections one by one, echoes each byte, and closes on EOF. Returns the
- * listening address in *srv.
+ * Forks an echo server: it accepts connections one by one, echoes each byte,
+ * and closes on EOF. dual: listens on [::] and *srv is 127.0.0.1 (an IPv4
+ * client of a dual-stack listener, whose accepted socket is AF_INET6 with a
+ * mapped address). gate >= 0: the server reads one byte from gate before its
+ * first accept(), so the test controls when the connection gets an owner.
  */
-static void start_server(int family, struct sockaddr_storage *srv, socklen_t *len)
+static void start_server_opts(int family, int dual, int gate, struct sockaddr_storage *srv,
+			      socklen_t *len)
 {
-	int ls = socket(family, SOCK_STREAM, 0);
+	int ls = socket(dual ? AF_INET6 : family, SOCK_STREAM, 0);
 	assert_true(ls >= 0);
 	memset(srv, 0, sizeof(*srv));
-	if (family == AF_INET6) {
+	if (family == AF_INET6 || dual) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)srv;
+		int off = 0;
 		s6->sin6_family = AF_INET6;
-		s6->sin6_addr = in6addr_loopback;
+		s6->sin6_addr = dual ? in6addr_any : in6addr_loopback;
 		*len = sizeof(*s6);
+		assert_int_equal(setsockopt(ls, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)), 0);
 	} else {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)srv;
 		s4->sin_family = AF_INET;
@@ -80,13 +85,24 @@ static void start_server(int family, struct sockaddr_storage *srv, socklen_t *le
 	assert_int_equal(bind(ls, (struct sockaddr *)srv, *len), 0);
 	assert_int_equal(listen(ls, 64), 0);
 	assert_int_equal(getsockname(ls, (struct sockaddr *)srv, len), 0);
+	if (dual) {
+		uint16_t port = ((struct sockaddr_in6 *)srv)->sin6_port;
+		struct sockaddr_in *s4 = (struct sockaddr_in *)srv;
+		memset(srv, 0, sizeof(*srv));
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		s4->sin_port = port;
+		*len = sizeof(*s4);
+	}
 
 	server_pid = fork();
 	assert_true(server_pid >= 0);
 	if (server_pid == 0) {
+		char b;
+		if (gate >= 0 && read(gate, &b, 1) != 1)
+			_exit(1);
 		for (;;) {
 			int c = accept(ls, NULL, NULL);
-			char b;
 			if (c < 0)
 				_exit(1);
 			while (read(c, &b, 1) == 1)
@@ -96,6 +112,11 @@ static void start_server(int family, struct sockaddr_storage *srv, socklen_t *le
 		}
 	}
 	close(ls);
+}
+
+static void start_server(int family, struct sockaddr_storage *srv, socklen_t *len)
+{
+	start_server_opts(family, 0, -1, srv, len);
 }
 
 /* Connects, sends a byte and waits for the echo: the server has accepted by then. */
@@ -256,6 +277,101 @@ static void test_short_lived_v6(void **state)
 	short_lived(AF_INET6, 1, "ipv6 5ms conns, candidates", 1.0);
 }
 
+/* An IPv4 client of a [::] listener: the server's socket is AF_INET6 (::ffff:127.0.0.1). */
+static void dual_stack(int use_netlink)
+{
+	struct sockaddr_storage srv;
+	socklen_t len;
+	struct endpoint cl, sv;
+	struct sockmap *m = sockmap_new();
+	pid_t pid = 0;
+
+	assert_non_null(m);
+	if (!use_netlink)
+		sockmap_disable_netlink(m);
+	start_server_opts(AF_INET, 1, -1, &srv, &len);
+	int fd = connect_echo(&srv, len, &cl, &sv);
+	assert_int_equal(cl.family, AF_INET);
+	assert_int_equal(sockmap_lookup(m, &sv, &cl, &pid), 0);
+	assert_int_equal(pid, server_pid);
+	close(fd);
+	sockmap_free(m);
+}
+
+static void test_dual_stack_netlink(void **state)
+{
+	(void)state;
+	dual_stack(1);
+}
+
+static void test_dual_stack_procnet(void **state)
+{
+	(void)state;
+	dual_stack(0);
+}
+
+/*
+ * Data before accept(): the connection exists but nobody owns it yet. The
+ * synchronous lookup says -EAGAIN; the async worker retries and resolves it
+ * once the server has accepted.
+ */
+static void test_not_yet_accepted(void **state)
+{
+	struct sockaddr_storage srv, me;
+	socklen_t len, mlen = sizeof(me);
+	struct endpoint cl, sv;
+	struct sockmap *m = sockmap_new();
+	struct sockmap_async *a = sockmap_async_new(16);
+	struct sockmap_result res;
+	int gate[2];
+	pid_t pid;
+	char b = 'x';
+
+	(void)state;
+	assert_non_null(m);
+	assert_non_null(a);
+	assert_int_equal(pipe(gate), 0);
+	start_server_opts(AF_INET, 0, gate[0], &srv, &len);
+	close(gate[0]);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&srv, len), 0);
+	assert_int_equal(write(fd, &b, 1), 1);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&me, &mlen), 0);
+	to_endpoint(&me, &cl);
+	to_endpoint(&srv, &sv);
+
+	assert_int_equal(sockmap_lookup(m, &sv, &cl, &pid), -EAGAIN);
+	sockmap_disable_netlink(m);
+	assert_int_equal(sockmap_lookup(m, &sv, &cl, &pid), -EAGAIN);
+
+	/* The first try is made while the gate is shut; a retry catches the accept. */
+	assert_int_equal(sockmap_async_submit(a, 1, &sv, &cl), 0);
+	double t0 = now_ms();
+	while (sockmap_async_retries(a) == 0 && now_ms() - t0 < 2000)
+		poll(NULL, 0, 1);
+	assert_true(sockmap_async_retries(a) >= 1);
+	assert_int_equal(write(gate[1], "g", 1), 1);
+	t0 = now_ms();
+	size_t got = 0;
+	while (got == 0 && now_ms() - t0 < 2000) {
+		got = sockmap_async_poll(a, &res, 1);
+		if (!got)
+			poll(NULL, 0, 1);
+	}
+	printf("not yet accepted: answer %.1f ms after the accept was allowed, %llu retries, err %d\n",
+	       now_ms() - t0,
+	       (unsigned long long)sockmap_async_retries(a), res.err);
+	assert_int_equal(got, 1);
+	assert_int_equal(res.err, 0);
+	assert_int_equal(res.pid, server_pid);
+	assert_true(sockmap_async_retries(a) >= 1);
+	close(fd);
+	close(gate[1]);
+	sockmap_async_free(a);
+	sockmap_free(m);
+}
+
 static void test_async(void **state)
 {
 	struct sockaddr_storage srv;
@@ -312,6 +428,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_short_lived_v4_candidates, teardown_child),
 		cmocka_unit_test_teardown(test_short_lived_v4_fullscan, teardown_child),
 		cmocka_unit_test_teardown(test_short_lived_v6, teardown_child),
+		cmocka_unit_test_teardown(test_dual_stack_netlink, teardown_child),
+		cmocka_unit_test_teardown(test_dual_stack_procnet, teardown_child),
+		cmocka_unit_test_teardown(test_not_yet_accepted, teardown_child),
 		cmocka_unit_test_teardown(test_async, teardown_child),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
