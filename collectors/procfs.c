@@ -46,6 +46,7 @@ struct proc_prev {
 	unsigned long long rbytes, wbytes;
 	unsigned long long vcs, ivcs;
 	int have_cs;
+	int io_ok;		/* /proc/PID/io readable: libproc2 gives 0, not an error, when it is not */
 	double rss_kib, threads;
 };
 
@@ -549,6 +550,20 @@ static int read_ctxsw(pid_t pid, unsigned long long *vcs, unsigned long long *iv
 	return found ? 0 : -ENOENT;
 }
 
+/* Checked once per process: after --user drops privileges, other users' io files are closed to us. */
+static int io_readable(pid_t pid)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	fclose(f);
+	return 1;
+}
+
 static int cmp_prev(const void *a, const void *b)
 {
 	pid_t x = ((const struct proc_prev *)a)->pid, y = ((const struct proc_prev *)b)->pid;
@@ -602,7 +617,7 @@ static void sample_role(struct procfs_sampler *s, enum roles_role role, struct h
 	if (nnow > 0) {
 		double dt = out->interval_s;
 		double ticks = 0, rb = 0, wb = 0, vcs = 0, ivcs = 0;
-		size_t matched = 0, cs_matched = 0;
+		size_t matched = 0, cs_matched = 0, io_blind = 0;
 
 		o->pids = (double)nnow;
 		o->rss_mib = 0;
@@ -615,9 +630,14 @@ static void sample_role(struct procfs_sampler *s, enum roles_role role, struct h
 			o->threads += c->threads;
 			p = rs->prev ? bsearch(c, rs->prev, rs->nprev, sizeof(*c), cmp_prev) : NULL;
 			/* Same pid but another start time: a reused pid, i.e. a new process. */
-			if (!p || p->began != c->began || c->ticks < p->ticks)
+			if (!p || p->began != c->began || c->ticks < p->ticks) {
+				c->io_ok = io_readable(c->pid);
 				continue;
+			}
+			c->io_ok = p->io_ok;
 			matched++;
+			if (!c->io_ok)
+				io_blind++;
 			ticks += (double)(c->ticks - p->ticks);
 			if (c->rbytes >= p->rbytes)
 				rb += (double)(c->rbytes - p->rbytes);
@@ -631,8 +651,11 @@ static void sample_role(struct procfs_sampler *s, enum roles_role role, struct h
 		}
 		if (deltas && matched > 0 && dt > 0) {
 			o->cpu_pct = ticks / (double)s->hz / dt * 100.0;
-			o->read_bytes_per_s = rb / dt;
-			o->write_bytes_per_s = wb / dt;
+			/* A partial sum would pass for the role's IO: unknown instead. */
+			if (io_blind == 0) {
+				o->read_bytes_per_s = rb / dt;
+				o->write_bytes_per_s = wb / dt;
+			}
 			if (cs_matched > 0) {
 				o->vcsw_per_s = vcs / dt;
 				o->ivcsw_per_s = ivcs / dt;

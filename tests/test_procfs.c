@@ -261,6 +261,50 @@ static void test_voluntary_switches(void **state)
 	free(h);
 }
 
+/*
+ * After privileges are dropped (--user), another user's /proc/PID/io cannot
+ * be read: libproc2 then gives 0, which must come out as unknown, not 0.
+ */
+static void test_io_unreadable(void **state)
+{
+	int go[2], done[2], status;
+	pid_t target, probe;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	target = spawn(0, burn, go, done);
+	assert_int_equal(write(go[1], "g", 1), 1);
+	probe = fork();
+	assert_true(probe >= 0);
+	if (probe == 0) {
+		static struct host_sample h;
+		struct procfs_sampler *s;
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(10);
+		s = procfs_sampler_new();
+		if (!s || procfs_sampler_set_role(s, ROLES_WEB, &target, 1) != 0)
+			_exit(11);
+		procfs_sample(s, &h);
+		sleep_ms(200);
+		procfs_sample(s, &h);
+		/* CPU comes from /proc/PID/stat, readable by all; the IO must be unknown. */
+		if (isnan(h.role[ROLES_WEB].cpu_pct))
+			_exit(12);
+		if (!isnan(h.role[ROLES_WEB].write_bytes_per_s) || !isnan(h.role[ROLES_WEB].read_bytes_per_s))
+			_exit(13);
+		procfs_sampler_free(s);
+		_exit(0);
+	}
+	children[1] = probe;
+	assert_int_equal(waitpid(probe, &status, 0), probe);
+	children[1] = 0;
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	close(go[1]);
+	close(done[0]);
+}
+
 #define WRITE_MIB 64
 
 static void writer(int done_fd)
@@ -401,6 +445,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_pid_leaves, teardown),
 		cmocka_unit_test_teardown(test_voluntary_switches, teardown),
 		cmocka_unit_test_teardown(test_write_bytes, teardown),
+		cmocka_unit_test_teardown(test_io_unreadable, teardown),
 		cmocka_unit_test_teardown(test_format, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
