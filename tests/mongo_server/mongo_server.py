@@ -91,6 +91,12 @@ class Server:
                 header, body = msg
                 stats.traffic(bytes_in=header[0], requests=1)
                 req = wire.decode(header, body)
+                if req.doc_sequences:
+                    stats.test_count("docSequences", req.doc_sequences)
+                if req.compressor is not None:
+                    stats.test_count("compressedRequests")
+                if req.more_to_come:
+                    stats.test_count("moreToComeRequests")
                 reply = self.execute(req, ctx)
                 if req.more_to_come:
                     continue  # unacknowledged write: the client expects nothing back

@@ -57,6 +57,8 @@ class Stats:
         self.asserts = dict(regular=0, warning=0, msg=0, user=0, rollovers=0)
         self.dirty_bytes = 0       # bytes written since the last pseudo-checkpoint
         self.last_checkpoint = time.monotonic()
+        # Not in a real mongod: lets tests see how drivers talked to us.
+        self.test = dict(docSequences=0, compressedRequests=0, moreToComeRequests=0)
 
     # --- updates from the server loop -------------------------------------------------
     def add(self, field, n=1):
@@ -74,6 +76,10 @@ class Stats:
             self.bytes_in += bytes_in
             self.bytes_out += bytes_out
             self.requests += requests
+
+    def test_count(self, field, n=1):
+        with self.lock:
+            self.test[field] += n
 
     def latency(self, group, micros):
         with self.lock:
@@ -109,6 +115,7 @@ class Stats:
             net = (self.bytes_in, self.bytes_out, self.requests)
             asserts = dict(self.asserts)
             dirty = self.dirty_bytes
+            test = dict(self.test)
         out_total = active["r"] + active["w"]
         tickets_free = max(0, self.workers - out_total)
         # Cache: the data plus ~10% for _id indexes and page overhead.  When it would
@@ -177,5 +184,6 @@ class Stats:
                               "totalTickets": self.workers},
                 },
             },
+            "tierprobeTest": test,
             "ok": 1.0,
         }

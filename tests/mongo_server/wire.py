@@ -31,7 +31,7 @@ class ProtocolError(Exception):
 class Request:
     """One decoded client message."""
     __slots__ = ("request_id", "opcode", "doc", "more_to_come", "compressor", "legacy_ns",
-                 "exhaust")
+                 "doc_sequences")
 
     def __init__(self, request_id, opcode, doc, more_to_come=False, compressor=None,
                  legacy_ns=None):
@@ -41,6 +41,7 @@ class Request:
         self.more_to_come = more_to_come
         self.compressor = compressor  # compressor id the request used, None if not compressed
         self.legacy_ns = legacy_ns    # OP_QUERY full collection name ("admin.$cmd")
+        self.doc_sequences = 0        # kind-1 sections seen (tests check drivers use them)
 
 
 def read_message(rfile):
@@ -110,7 +111,9 @@ def _decode_msg(request_id, body, compressor):
     # A document sequence is equivalent to an array field of the same name in the body.
     for ident, docs in sequences:
         doc.setdefault(ident, []).extend(docs)
-    return Request(request_id, OP_MSG, doc, bool(flags & MSG_MORE_TO_COME), compressor)
+    req = Request(request_id, OP_MSG, doc, bool(flags & MSG_MORE_TO_COME), compressor)
+    req.doc_sequences = len(sequences)
+    return req
 
 
 def _decode_query(request_id, body, compressor):
