@@ -480,5 +480,95 @@ class TestStagedCpu(ServerCase):
         self.assertGreaterEqual((r1["latency"] - r0["latency"]) / 1000, 30)
 
 
+class TestScript(unittest.TestCase):
+    """scripts/mongo-server: which server it picks, ping wait, pidfile, stop."""
+    SCRIPT = os.path.join(HERE, "..", "..", "scripts", "mongo-server")
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="mongo-server-test-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.env = dict(os.environ, PATH="/usr/bin:/bin", MONGO_SERVER_WAIT_S="4")
+        self.env.pop("MONGOD", None)
+
+    def run_script(self, *args, env=None, timeout=30):
+        return subprocess.run([self.SCRIPT] + list(args), capture_output=True, text=True,
+                              env=env or self.env, timeout=timeout)
+
+    def start(self, env=None, *extra):
+        port = free_port()
+        d = os.path.join(self.tmp, "srv%d" % port)
+        r = self.run_script("start", "--port", str(port), "--dir", d, *extra, env=env)
+        pidfile = os.path.join(d, "mongo.pid")
+        self.addCleanup(self._kill_left, pidfile)
+        return r, port, pidfile
+
+    @staticmethod
+    def _kill_left(pidfile):
+        # Only if the test failed before "stop" removed the pidfile: the pid is ours.
+        try:
+            os.kill(int(open(pidfile).read()), 9)
+        except (OSError, ValueError):
+            pass
+
+    def fake_mongod(self, body):
+        path = os.path.join(self.tmp, "mongod")
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\n" + body)
+        os.chmod(path, 0o755)
+        return path
+
+    def test_test_server_start_ping_stop(self):
+        r, port, pidfile = self.start(None, "--workers", "2", "--delay", "find=10")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("no mongod found (MONGOD unset, none on PATH); using the tierprobe test "
+                      "server", r.stderr)
+        self.assertEqual(r.stdout.strip(), pidfile)
+        pid = int(open(pidfile).read())
+        c = pymongo.MongoClient("127.0.0.1", port, serverSelectionTimeoutMS=3000)
+        try:
+            ss = c.admin.command("serverStatus")
+        finally:
+            c.close()
+        self.assertEqual(ss["pid"], pid)
+        self.assertEqual(ss["wiredTiger"]["concurrentTransactions"]["read"]["totalTickets"], 2)
+        # A second start on a busy port must refuse (else its ping would hit this one).
+        r2 = self.run_script("start", "--port", str(port), "--dir", self.tmp + "/x")
+        self.assertEqual(r2.returncode, 1)
+        self.assertIn("already in use", r2.stderr)
+        r = self.run_script("stop", pidfile)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(os.path.exists(pidfile))
+        with self.assertRaises(ProcessLookupError):
+            os.kill(pid, 0)
+
+    def test_picks_mongod_from_env(self):
+        fake = self.fake_mongod(
+            'if [ "$1" = --version ]; then echo "db version v9.9.9-fake"; exit 0; fi\n'
+            'while [ $# -gt 0 ]; do [ "$1" = --port ] && port=$2; shift; done\n'
+            'exec %s %s --port "$port"\n' % (sys.executable, SERVER))
+        env = dict(self.env, MONGOD=fake)
+        r, port, pidfile = self.start(env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("using real mongod %s (db version v9.9.9-fake)" % fake, r.stderr)
+        self.assertEqual(self.run_script("stop", pidfile).returncode, 0)
+
+    def test_bad_mongod_env_and_unanswered_ping(self):
+        env = dict(self.env, MONGOD=os.path.join(self.tmp, "nope"))
+        r, _, _ = self.start(env)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("is not an executable", r.stderr)
+        hang = self.fake_mongod('[ "$1" = --version ] && exit 0\nexec sleep 60\n')
+        t0 = time.monotonic()
+        r, _, pidfile = self.start(dict(self.env, MONGOD=hang))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no ping answer", r.stderr)
+        self.assertLess(time.monotonic() - t0, 15)
+        self.assertFalse(os.path.exists(pidfile))
+        # The script must have killed what it started; its pid is in the message.
+        pid = int(r.stderr.split("stopping pid ")[1].split()[0])
+        with self.assertRaises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
