@@ -81,6 +81,11 @@ class Cursors:
         return {"cursor": {"id": bson.int64.Int64(cursor_id), "ns": ns, "nextBatch": batch},
                 "ok": 1.0}
 
+    def position(self, cursor_id):
+        with self.lock:
+            entry = self.open.get(cursor_id)
+            return entry[2] if entry else 0
+
     def kill(self, ids):
         killed, missing = [], []
         with self.lock:

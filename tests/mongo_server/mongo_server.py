@@ -97,6 +97,9 @@ class Server:
                     stats.test_count("compressedRequests")
                 if req.more_to_come:
                     stats.test_count("moreToComeRequests")
+                if req.legacy is not None or req.opcode == wire.OP_GET_MORE:
+                    self.legacy_read(req, ctx, conn)
+                    continue
                 reply = self.execute(req, ctx)
                 if req.more_to_come:
                     continue  # unacknowledged write: the client expects nothing back
@@ -117,6 +120,59 @@ class Server:
             except OSError:
                 pass
 
+    def legacy_read(self, req, ctx, conn):
+        """Legacy OP_QUERY find / OP_GET_MORE, answered with OP_REPLY batches.
+
+        Run as the equivalent find/getMore command so counters, tickets and staging
+        apply unchanged.  With the exhaust flag every remaining batch is streamed
+        without further requests (pymongo 3.x exhaust cursors work this way).
+        """
+        comp = req.compressor if req.compressor == 2 else None
+        exhaust = False
+        start = 0
+        if req.opcode == wire.OP_GET_MORE:
+            cmd = req.doc
+            batch = cmd["batchSize"]
+            start = commands.CURSORS.position(cmd["getMore"])  # OP_REPLY.startingFrom
+        else:
+            flags, skip, nret, fields = req.legacy
+            db, coll = req.legacy_ns.split(".", 1)
+            q = req.doc
+            filt = q.get("$query", {}) if "$query" in q else q
+            cmd = {"find": coll, "filter": filt, "skip": skip, "$db": db}
+            if "$query" in q and q.get("$orderby"):
+                cmd["sort"] = q["$orderby"]
+            if fields:
+                cmd["projection"] = fields
+            batch = abs(nret)
+            if batch:
+                cmd["batchSize"] = batch
+            if nret < 0 or nret == 1:  # a single batch, then close (mongod treats 1 as -1)
+                cmd["singleBatch"] = True
+                cmd["limit"] = batch
+            exhaust = bool(flags & wire.QUERY_EXHAUST)
+        while True:
+            req.doc = cmd
+            reply = self.execute(req, ctx)
+            if reply.get("ok"):
+                cur = reply["cursor"]
+                docs = cur.get("firstBatch", cur.get("nextBatch"))
+                cid, rflags = int(cur["id"]), wire.REPLY_AWAIT_CAPABLE
+            else:
+                cid, docs = 0, []
+                rflags = wire.REPLY_CURSOR_NOT_FOUND if reply.get("code") == 43 else \
+                    wire.REPLY_QUERY_FAILURE
+                if rflags == wire.REPLY_QUERY_FAILURE:
+                    docs = [{"$err": reply.get("errmsg"), "code": reply.get("code")}]
+            frame = wire.encode_legacy_reply(req.request_id, rflags, cid, start, docs, comp)
+            conn.sendall(frame)
+            self.stats.traffic(bytes_out=len(frame))
+            start += len(docs)
+            if not (exhaust and cid):
+                return
+            cmd = {"getMore": cid, "collection": cmd.get("collection", cmd.get("find")),
+                   "batchSize": batch, "$db": cmd["$db"]}
+
     def execute(self, req, ctx):
         cmd = req.doc
         if not cmd:
@@ -124,8 +180,6 @@ class Server:
         name = next(iter(cmd))
         if req.opcode == wire.OP_QUERY:
             db = req.legacy_ns.split(".", 1)[0]
-            if not req.legacy_ns.endswith(".$cmd"):
-                return {"$err": "legacy OP_QUERY find is not supported", "code": 352, "ok": 0.0}
         else:
             db = cmd.get("$db", "test")
         handler = commands.HANDLERS.get(name)

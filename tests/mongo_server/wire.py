@@ -10,12 +10,18 @@ import bson
 from bson.codec_options import CodecOptions
 
 OP_REPLY = 1
+OP_GET_MORE = 2005
 OP_QUERY = 2004
+OP_KILL_CURSORS = 2007
 OP_COMPRESSED = 2012
 OP_MSG = 2013
 
 MSG_CHECKSUM = 0x1
 MSG_MORE_TO_COME = 0x2
+QUERY_EXHAUST = 0x40
+REPLY_CURSOR_NOT_FOUND = 0x1
+REPLY_QUERY_FAILURE = 0x2
+REPLY_AWAIT_CAPABLE = 0x8
 
 COMPRESSOR_IDS = {"noop": 0, "zlib": 2}  # snappy (1) / zstd (3) not offered
 
@@ -31,7 +37,7 @@ class ProtocolError(Exception):
 class Request:
     """One decoded client message."""
     __slots__ = ("request_id", "opcode", "doc", "more_to_come", "compressor", "legacy_ns",
-                 "doc_sequences")
+                 "doc_sequences", "legacy")
 
     def __init__(self, request_id, opcode, doc, more_to_come=False, compressor=None,
                  legacy_ns=None):
@@ -42,6 +48,7 @@ class Request:
         self.compressor = compressor  # compressor id the request used, None if not compressed
         self.legacy_ns = legacy_ns    # OP_QUERY full collection name ("admin.$cmd")
         self.doc_sequences = 0        # kind-1 sections seen (tests check drivers use them)
+        self.legacy = None            # legacy OP_QUERY find: (flags, skip, numberToReturn, fields)
 
 
 def read_message(rfile):
@@ -80,6 +87,19 @@ def decode(header, body):
         return _decode_msg(request_id, body, compressor)
     if opcode == OP_QUERY:
         return _decode_query(request_id, body, compressor)
+    if opcode == OP_GET_MORE:
+        # int32 0, cstring ns, int32 numberToReturn, int64 cursorID
+        nul = body.index(b"\0", 4)
+        db, coll = body[4:nul].decode().split(".", 1)
+        nret, cursor_id = struct.unpack_from("<iq", body, nul + 1)
+        doc = {"getMore": cursor_id, "collection": coll, "batchSize": abs(nret), "$db": db}
+        return Request(request_id, OP_GET_MORE, doc, False, compressor)
+    if opcode == OP_KILL_CURSORS:
+        (n,) = struct.unpack_from("<i", body, 4)
+        ids = list(struct.unpack_from("<%dq" % n, body, 8))
+        # Legacy kill has no namespace and never gets a reply.
+        return Request(request_id, OP_KILL_CURSORS, {"killCursors": "", "cursors": ids}, True,
+                       compressor)
     raise ProtocolError("unsupported opcode %d" % opcode)
 
 
@@ -117,11 +137,20 @@ def _decode_msg(request_id, body, compressor):
 
 
 def _decode_query(request_id, body, compressor):
+    (flags,) = struct.unpack_from("<i", body, 0)
     nul = body.index(b"\0", 4)
     ns = body[4:nul].decode()
-    pos = nul + 1 + 8  # numberToSkip, numberToReturn
+    skip, nret = struct.unpack_from("<ii", body, nul + 1)
+    pos = nul + 1 + 8
     (size,) = struct.unpack_from("<i", body, pos)
     doc = bson.decode(body[pos:pos + size], CODEC)
+    pos += size
+    if not ns.endswith(".$cmd"):
+        # A legacy find (pymongo 3.x still uses it for exhaust cursors).
+        fields = bson.decode(body[pos:], CODEC) if pos < len(body) else None
+        req = Request(request_id, OP_QUERY, doc, False, compressor, legacy_ns=ns)
+        req.legacy = (flags, skip, nret, fields)
+        return req
     # Drivers wrap commands as {$query: cmd, $readPreference: ...} on mongos-style queries.
     if "$query" in doc:
         doc = doc["$query"]
@@ -129,6 +158,18 @@ def _decode_query(request_id, body, compressor):
 
 
 _reply_id = [0]
+
+
+def encode_legacy_reply(response_to, flags, cursor_id, starting_from, docs, compress_with=None):
+    """OP_REPLY carrying a batch of documents (legacy find / OP_GET_MORE / exhaust)."""
+    _reply_id[0] = (_reply_id[0] + 1) & 0x7FFFFFFF
+    payload = b"".join(bson.encode(d) if not hasattr(d, "raw") else d.raw for d in docs)
+    body = struct.pack("<iqii", flags, cursor_id, starting_from, len(docs)) + payload
+    opcode = OP_REPLY
+    if compress_with == 2:
+        body = struct.pack("<iiB", opcode, len(body), 2) + zlib.compress(body, 1)
+        opcode = OP_COMPRESSED
+    return HEADER.pack(16 + len(body), _reply_id[0], response_to, opcode) + body
 
 
 def encode_reply(request, reply_doc, compress_with=None):
