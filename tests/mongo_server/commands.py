@@ -22,6 +22,7 @@ STORE_LOCK = threading.RLock()
 CLIENT = mongomock.MongoClient()
 
 MAX_WIRE = 13
+FAST_PATH = True  # --no-fast-path turns it off (to measure what mongomock alone does)
 DEFAULT_BATCH = 101
 
 # How each command counts (opcounters field) and which opLatencies group / ticket
@@ -132,7 +133,7 @@ def _fast_find_by_id(coll, flt, cmd):
     mongomock's find scans and deep-copies; this is the hot path of the benchmark
     and of most demo traffic.  Same answer: at most one document, as stored.
     """
-    if len(flt) != 1 or "_id" not in flt:
+    if not FAST_PATH or len(flt) != 1 or "_id" not in flt:
         return None
     key = flt["_id"]
     if type(key) is bool or not isinstance(key, _FAST_ID_TYPES):

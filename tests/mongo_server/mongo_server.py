@@ -252,6 +252,8 @@ def main(argv=None):
                     help="comma list offered to clients: zlib, or 'none' (default zlib)")
     ap.add_argument("--cache-mb", type=int, default=256,
                     help="wiredTiger.cache 'maximum bytes configured' in MiB (default 256)")
+    ap.add_argument("--no-fast-path", action="store_true",
+                    help="run finds by _id through mongomock too (for measurements)")
     ap.add_argument("--pidfile", help="write our pid here")
     args = ap.parse_args(argv)
     if args.workers < 1:
@@ -260,6 +262,7 @@ def main(argv=None):
     for flag, env in (("delay", "MONGO_SERVER_DELAY"), ("cpu", "MONGO_SERVER_CPU")):
         if os.environ.get(env) and not getattr(args, flag):
             setattr(args, flag, os.environ[env].split(","))
+    commands.FAST_PATH = not args.no_fast_path
     server = Server(args)
     if args.pidfile:
         with open(args.pidfile, "w") as f:

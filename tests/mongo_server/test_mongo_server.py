@@ -441,6 +441,24 @@ class TestStatus(ServerCase):
             self.assertGreaterEqual(self.status()["tierprobeTest"]["compressedRequests"],
                                     comp0 + 1)
 
+    def test_npm_mongodb_driver(self):
+        # Needs the npm "mongodb" package: set TIERPROBE_NODE_MODULES to a node_modules dir
+        # (e.g. after "npm install mongodb@6" in /tmp/x: /tmp/x/node_modules).
+        mods = os.environ.get("TIERPROBE_NODE_MODULES", "")
+        node = shutil.which("node")
+        if not node or not os.path.isdir(os.path.join(mods, "mongodb")):
+            self.skipTest("node or TIERPROBE_NODE_MODULES/mongodb not available")
+        env = dict(os.environ, NODE_PATH=mods)
+        script = os.path.join(HERE, "node_check.js")
+        r = subprocess.run([node, script, str(self.port)], capture_output=True, text=True,
+                           env=env, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        comp0 = self.status()["tierprobeTest"]["compressedRequests"]
+        r = subprocess.run([node, script, str(self.port), "&compressors=zlib"],
+                           capture_output=True, text=True, env=env, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertGreater(self.status()["tierprobeTest"]["compressedRequests"], comp0 + 5)
+
 
 class TestStagedDelay(ServerCase):
     SERVER_ARGS = ["--delay", "find=50"]
