@@ -48,6 +48,28 @@ def error_doc(errmsg, code, code_name=None):
 
 
 # ---------------------------------------------------------------------- cursors
+MAX_BATCH_BYTES = 16 * 1024 * 1024  # a reply batch stops at 16 MiB, as on mongod
+
+
+def _take(docs, pos, count):
+    """docs[pos:pos+count], stopping early once the batch reaches MAX_BATCH_BYTES.
+
+    Sizing needs the BSON, so large batches are encoded here once (as raw documents
+    the reply encoder copies as is); small ones (<= the default 101) are not sized.
+    """
+    end = min(len(docs), pos + count)
+    if end - pos <= DEFAULT_BATCH:
+        return docs[pos:end]
+    out, size = [], 0
+    for d in itertools.islice(docs, pos, end):
+        raw = d if isinstance(d, RawBSONDocument) else RawBSONDocument(bson.encode(d))
+        if out and size + len(raw.raw) > MAX_BATCH_BYTES:
+            break
+        out.append(raw)
+        size += len(raw.raw)
+    return out
+
+
 class Cursors:
     """Materialised result lists served in batches by getMore."""
 
@@ -58,7 +80,7 @@ class Cursors:
     def first_batch(self, ns, docs, batch_size, single_batch=False):
         if batch_size is None or batch_size <= 0:
             batch_size = DEFAULT_BATCH if batch_size is None else batch_size
-        first = docs[:batch_size] if batch_size else []
+        first = _take(docs, 0, batch_size) if batch_size else []
         cursor_id = 0
         if not single_batch and len(docs) > len(first):
             cursor_id = random.getrandbits(62) | 1
@@ -73,8 +95,8 @@ class Cursors:
             if entry is None or entry[0] != ns:
                 raise CommandError("cursor id %d not found" % cursor_id, 43, "CursorNotFound")
             _, docs, pos = entry
-            end = len(docs) if not batch_size else min(len(docs), pos + batch_size)
-            batch = docs[pos:end]
+            batch = _take(docs, pos, batch_size or len(docs))
+            end = pos + len(batch)
             entry[2] = end
             if end >= len(docs):
                 del self.open[cursor_id]
