@@ -54,12 +54,10 @@ MAX_BATCH_BYTES = 16 * 1024 * 1024  # a reply batch stops at 16 MiB, as on mongo
 def _take(docs, pos, count):
     """docs[pos:pos+count], stopping early once the batch reaches MAX_BATCH_BYTES.
 
-    Sizing needs the BSON, so large batches are encoded here once (as raw documents
-    the reply encoder copies as is); small ones (<= the default 101) are not sized.
+    Sizing needs the BSON, so documents are encoded here, once, as raw documents
+    that the reply encoder then copies as they are.
     """
     end = min(len(docs), pos + count)
-    if end - pos <= DEFAULT_BATCH:
-        return docs[pos:end]
     out, size = [], 0
     for d in itertools.islice(docs, pos, end):
         raw = d if isinstance(d, RawBSONDocument) else RawBSONDocument(bson.encode(d))
@@ -468,7 +466,6 @@ def data_size():
 # ---------------------------------------------------------------------- non-data commands
 def hello_doc(cmd, ctx, name):
     reply = {
-        "helloOk": True,
         "ismaster": True,
         "isWritablePrimary": True,
         "maxBsonObjectSize": 16 * 1024 * 1024,
@@ -482,6 +479,8 @@ def hello_doc(cmd, ctx, name):
         "readOnly": False,
         "ok": 1.0,
     }
+    if cmd.get("helloOk"):
+        reply["helloOk"] = True  # only to clients that say they understand it
     if "compression" in cmd:
         # Negotiated once per connection, on the handshake: client's order of preference,
         # limited to what this server was started with.

@@ -60,6 +60,12 @@ class Server:
         self.tickets = threading.BoundedSemaphore(args.workers)
         self.delay = parse_staging(args.delay, "--delay")
         self.cpu = parse_staging(args.cpu, "--cpu")
+        for name in list(self.delay) + list(self.cpu):
+            if name not in commands.HANDLERS:
+                sys.stderr.write("mongo_server: warning: staging for unknown command %r\n" % name)
+            elif name in commands.BYPASS:
+                sys.stderr.write("mongo_server: warning: %r bypasses the worker pool; staging "
+                                 "it delays monitoring\n" % name)
         self.compressors = [c for c in (args.compressors or "").split(",")
                             if c in wire.COMPRESSOR_IDS]
         self.conn_ids = iter(range(1, 1 << 62))

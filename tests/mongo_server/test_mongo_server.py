@@ -141,6 +141,14 @@ class TestCrud(ServerCase):
         self.assertEqual(sorted(self.coll.distinct("v")), list(range(7)))
         self.assertEqual(self.coll.count_documents({"v": 0}), 36)
 
+    def test_large_batches_split_at_16mib(self):
+        self.coll.insert_many([{"_id": i, "pad": "p" * 300000} for i in range(100)])  # ~30 MB
+        g0 = self.status()["opcounters"]["getmore"]
+        ids = [d["_id"] for d in self.coll.find({}, {"_id": 1, "pad": 1}).batch_size(1000)]
+        self.assertEqual(ids, list(range(100)))
+        self.assertGreaterEqual(self.status()["opcounters"]["getmore"] - g0, 1)
+        self.coll.drop()
+
     def test_kill_cursors(self):
         self.coll.insert_many([{"_id": i} for i in range(30)])
         cur = self.coll.find().batch_size(5)
