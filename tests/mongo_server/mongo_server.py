@@ -13,6 +13,7 @@ import argparse
 import os
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -113,7 +114,8 @@ class Server:
                 frame = wire.encode_reply(req, reply, comp)
                 conn.sendall(frame)
                 stats.traffic(bytes_out=len(frame))
-        except (wire.ProtocolError, ValueError, bson.errors.BSONError) as exc:
+        except (wire.ProtocolError, ValueError, IndexError, struct.error,
+                bson.errors.BSONError) as exc:
             stats.assert_regular()
             sys.stderr.write("mongo_server: conn %d: protocol error: %s\n" % (ctx.conn_id, exc))
         except (ConnectionError, OSError):
