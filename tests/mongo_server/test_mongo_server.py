@@ -403,6 +403,17 @@ class TestStatus(ServerCase):
         s2.sendall(self.op_msg(1, {"hello": 1, "$db": "admin"}))
         self.assertNotIn("compression", self.msg_reply_doc(self.recv_frame(s2)[3])[1])
 
+    def test_malformed_frames_close_only_that_connection(self):
+        regular0 = self.status()["asserts"]["regular"]
+        for frame in (struct.pack("<iiii", 20, 1, 0, 2013) + b"\0\0\0\0",       # no body
+                      struct.pack("<iiii", 23, 1, 0, 2013) + b"\0\0\0\0\0\x03\0",  # cut BSON
+                      struct.pack("<iiii", 20, 1, 0, 4242) + b"\0\0\0\0"):       # bad opcode
+            s = self.raw_conn()
+            s.sendall(frame)
+            self.assertEqual(s.recv(100), b"")  # closed, no reply
+        self.assertEqual(self.status()["asserts"]["regular"], regular0 + 3)
+        self.assertEqual(self.client.admin.command("ping")["ok"], 1.0)
+
     def test_zlib_compression(self):
         c = self.new_client(compressors="zlib")
         try:
