@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "privs.h"
 #include "procnet.h"
 
 /* Power of two; cleared wholesale at 3/4 full (a refresh: entries are only hints). */
@@ -445,6 +446,9 @@ static void push_result(struct sockmap_async *a, const struct sockmap_result *rs
 static void *async_main(void *arg)
 {
 	struct sockmap_async *a = arg;
+
+	/* After `run --user`, only this thread reads other users' /proc/PID/fd. */
+	privs_raise_for_proc_reading();
 
 	pthread_mutex_lock(&a->mu);
 	for (;;) {

@@ -66,8 +66,12 @@ void join_mongo(struct join *j, const struct mongo_txn *t, int pid);
 void join_advance(struct join *j, ts_ns now);
 /* Judges and emits everything (end of input). */
 void join_flush(struct join *j);
-/* Switches between pid-based (live) and overlap (offline) attribution. */
-void join_set_pids_known(struct join *j, int known);
+/*
+ * Live mode: pids come from resolve(ctx, flow_id), asked when a transaction
+ * is judged (the socket lookup has had the whole window to answer). Setting
+ * a resolver switches to pid-based attribution; NULL means offline (overlap).
+ */
+void join_set_resolver(struct join *j, int (*resolve)(void *ctx, uint64_t flow_id), void *ctx);
 /* Held transactions judged early because max_pending was reached. */
 uint64_t join_forced(const struct join *j);
 void join_free(struct join *j);

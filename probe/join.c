@@ -41,6 +41,8 @@ struct join {
 	struct ring http;
 	struct ring mongo;
 	uint64_t next_http_id, next_mongo_id;
+	int (*resolve)(void *ctx, uint64_t flow_id);
+	void *resolve_ctx;
 	ts_ns max_http_latency;	/* bounds the search for requests containing a call */
 	uint64_t forced;
 	uint64_t *ids;		/* scratch for joined_mongo.http_ids */
@@ -187,9 +189,13 @@ static double weighted_union(struct contrib *c, uint32_t n, ts_ns lo, ts_ns hi)
 	return total;
 }
 
+static int pid_of(struct join *j, int *pid, uint64_t flow_id);
+
 static void judge_http(struct join *j, struct pend_http *h)
 {
+	pid_of(j, &h->pid, h->t.flow_id);
 	struct joined_http out = { .t = &h->t, .id = h->id, .pid = h->pid, .db_ns = -1 };
+
 	if (complete(&h->t.t)) {
 		out.db_ns = weighted_union(h->c, h->nc, h->t.t.req_first, h->t.t.resp_last);
 		out.db_ops = h->ops;
@@ -220,8 +226,9 @@ static void add_contrib(struct pend_http *h, const struct mongo_txn *m, double w
 
 static void judge_mongo(struct join *j, struct pend_mongo *m)
 {
-	struct joined_mongo out = { .t = &m->t, .id = m->id, .pid = m->pid };
 	size_t k = 0;
+	pid_of(j, &m->pid, m->t.flow_id);
+	struct joined_mongo out = { .t = &m->t, .id = m->id, .pid = m->pid };
 
 	if (complete(&m->t.t)) {
 		int by_pid = j->cfg.pids_known && m->pid > 0;
@@ -234,7 +241,7 @@ static void judge_mongo(struct join *j, struct pend_mongo *m)
 				break;	/* completes too late to have started before m */
 			if (h->t.t.req_first > m->t.t.req_first || h->end < m->t.t.resp_last)
 				continue;
-			if (by_pid && h->pid != m->pid)
+			if (by_pid && pid_of(j, &h->pid, h->t.flow_id) != m->pid)
 				continue;
 			if (k == j->cand_cap) {
 				size_t ncap = j->cand_cap ? j->cand_cap * 2 : 16;
@@ -330,9 +337,18 @@ void join_flush(struct join *j)
 		;
 }
 
-void join_set_pids_known(struct join *j, int known)
+void join_set_resolver(struct join *j, int (*resolve)(void *ctx, uint64_t flow_id), void *ctx)
 {
-	j->cfg.pids_known = known;
+	j->resolve = resolve;
+	j->resolve_ctx = ctx;
+	j->cfg.pids_known = resolve != NULL;
+}
+
+static int pid_of(struct join *j, int *pid, uint64_t flow_id)
+{
+	if (*pid <= 0 && j->resolve)
+		*pid = j->resolve(j->resolve_ctx, flow_id);
+	return *pid;
 }
 
 uint64_t join_forced(const struct join *j)

@@ -20,8 +20,6 @@ struct outputs {
 	struct join *join;	/* holds transactions until their attribution is known */
 	struct aggregate agg;
 	struct txn_sink sink;
-	int (*resolve_pid)(void *ctx, uint64_t flow_id);
-	void *resolve_ctx;
 	void (*observe_http)(void *ctx, const struct joined_http *);
 	void (*observe_mongo)(void *ctx, const struct joined_mongo *);
 	void *observe_ctx;
@@ -120,9 +118,7 @@ struct aggregate *outputs_aggregate(struct outputs *o) { return &o->agg; }
 void outputs_set_pid_resolver(struct outputs *o, int (*resolve)(void *ctx, uint64_t flow_id),
 			      void *ctx)
 {
-	o->resolve_pid = resolve;
-	o->resolve_ctx = ctx;
-	join_set_pids_known(o->join, resolve != NULL);
+	join_set_resolver(o->join, resolve, ctx);
 }
 
 void outputs_set_observer(struct outputs *o, void (*http)(void *ctx, const struct joined_http *),
@@ -158,11 +154,6 @@ static const char *fmt_u64(char *buf, size_t len, uint64_t v)
 	return buf;
 }
 
-static int resolve(struct outputs *o, uint64_t flow_id)
-{
-	return o->resolve_pid ? o->resolve_pid(o->resolve_ctx, flow_id) : 0;
-}
-
 static const char *fmt_pid(char *buf, size_t len, int pid)
 {
 	buf[0] = '\0';
@@ -182,13 +173,13 @@ static void stream_error(struct outputs *o, const char *table, int rc)
 static void on_http(void *ctx, const struct http_txn *t)
 {
 	struct outputs *o = ctx;
-	join_http(o->join, t, resolve(o, t->flow_id));
+	join_http(o->join, t, 0);	/* the pid is asked for when it is judged */
 }
 
 static void on_mongo(void *ctx, const struct mongo_txn *t)
 {
 	struct outputs *o = ctx;
-	join_mongo(o->join, t, resolve(o, t->flow_id));
+	join_mongo(o->join, t, 0);
 }
 
 static void write_http(void *ctx, const struct joined_http *j)
