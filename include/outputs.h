@@ -10,6 +10,7 @@
 
 #include "aggregate.h"
 #include "quality.h"
+#include "samples.h"
 #include "txn.h"
 
 struct outputs;
@@ -21,6 +22,8 @@ struct run_info {
 	int ninputs;
 	ts_ns started, ended;		/* wall clock of the tool itself */
 	const char *input_error;	/* e.g. "x.pcap: truncated dump file at byte 1234", or NULL */
+	const struct interval_stats *intervals;	/* run: samples.csv rows, for the verdict */
+	size_t nintervals;
 };
 
 /*
@@ -55,6 +58,9 @@ void outputs_drain(struct outputs *o);
  * than the join window are written. Call about once a second of capture time.
  */
 void outputs_advance(struct outputs *o, ts_ns now);
+
+/* Reopens the streaming files for appending (SIGHUP, log rotation). Returns 0 or -errno. */
+int outputs_reopen(struct outputs *o);
 
 /* Flushes the streaming files (each interval). Returns 0 or -errno (sticky). */
 int outputs_flush(struct outputs *o);

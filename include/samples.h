@@ -27,6 +27,8 @@ struct interval_stats {
 	double http_p50_ms, http_p95_ms;
 	double in_flight;	/* mean concurrent HTTP requests (Little's law) */
 	double db_share_pct;	/* NAN when nothing was attributed */
+	double mongo_mean_ms;	/* client-observed (wire) mean MongoDB latency */
+	double mongo_server_ms;	/* serverStatus' mean server-side latency; NAN without polling */
 	uint64_t http_count, http_errors;
 	uint64_t drops;
 };

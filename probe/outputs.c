@@ -305,6 +305,14 @@ static void write_mongo(void *ctx, const struct joined_mongo *j)
 		o->observe_mongo(o->observe_ctx, j);
 }
 
+int outputs_reopen(struct outputs *o)
+{
+	int rc = csv_writer_reopen(o->http);
+	if (!rc)
+		rc = csv_writer_reopen(o->mongo);
+	return rc;
+}
+
 int outputs_flush(struct outputs *o)
 {
 	int rc = csv_writer_flush(o->http);

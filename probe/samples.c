@@ -16,7 +16,8 @@
 static const char *const traffic_columns[] = {
 	"time", "interval_s", "capture_packets", "capture_kernel_drops", "capture_iface_drops",
 	"http_rps", "http_p50_ms", "http_p95_ms", "http_errors", "http_in_flight",
-	"mongo_ops_per_s", "mongo_p50_ms", "mongo_p95_ms", "db_share_pct",
+	"mongo_ops_per_s", "mongo_p50_ms", "mongo_p95_ms", "mongo_mean_ms",
+	"mongo_client_minus_server_ms", "db_share_pct",
 };
 #define N_TRAFFIC (sizeof(traffic_columns) / sizeof(traffic_columns[0]))
 
@@ -35,6 +36,7 @@ struct samples {
 	struct csv_writer *w;
 	char *path;
 	size_t n_extra;
+	long server_latency_col;	/* extra column with serverStatus' mean latency, or -1 */
 	ts_ns start;
 	struct pending_row *rows;	/* ordered by time; rows[0] is the oldest unwritten */
 	size_t nrows, cap;
@@ -70,6 +72,11 @@ struct samples *samples_new(const char *dir, ts_ns start, const char *const *ext
 	s->path = strdup(path);
 	s->n_extra = n_extra;
 	s->start = start;
+	/* The wire's view next to the server's: found by name, so collectors stay independent. */
+	s->server_latency_col = -1;
+	for (size_t i = 0; i < n_extra; i++)
+		if (strcmp(extra[i], "mongo_server_latency_ms") == 0)
+			s->server_latency_col = (long)i;
 	return s;
 }
 
@@ -197,7 +204,15 @@ static int write_row(struct samples *s, struct pending_row *r)
 	fmt(c[10], sizeof(c[10]), 2, (double)r->mongo.count / secs);
 	fmt(c[11], sizeof(c[11]), 3, r->mongo.count ? dist_quantile(&r->mongo, .5) / 1e6 : NAN);
 	fmt(c[12], sizeof(c[12]), 3, r->mongo.count ? dist_quantile(&r->mongo, .95) / 1e6 : NAN);
-	fmt(c[13], sizeof(c[13]), 1, st.db_share_pct);
+	double mongo_mean = r->mongo.count ? dist_mean(&r->mongo) / 1e6 : NAN;
+	double server = NAN;
+	if (s->server_latency_col >= 0 && r->extra && r->extra[s->server_latency_col][0])
+		server = strtod(r->extra[s->server_latency_col], NULL);
+	fmt(c[13], sizeof(c[13]), 3, mongo_mean);
+	fmt(c[14], sizeof(c[14]), 3, mongo_mean - server);
+	fmt(c[15], sizeof(c[15]), 1, st.db_share_pct);
+	st.mongo_mean_ms = mongo_mean;
+	st.mongo_server_ms = server;
 	for (size_t i = 0; i < N_TRAFFIC; i++)
 		cells[i] = c[i];
 	for (size_t i = 0; i < s->n_extra && i < 256; i++)
