@@ -102,7 +102,7 @@ static void test_cap_and_id(void **state)
 	bson_t *f = bson_new();
 	(void)state;
 	for (int i = 0; i < 200; i++) {
-		char k[16];
+		char k[32];
 		snprintf(k, sizeof(k), "field%d", i);
 		BSON_APPEND_UTF8(f, k, "Zanzibar");
 	}
