@@ -599,6 +599,87 @@ static void test_midstream(void **state)
 	fx_free(f);
 }
 
+/*
+ * Replays a "<C|S> <ts_ns> <hex payload>" segment file (tshark's tcp.payload of
+ * a Packetbeat pcap, see tests/fixtures/mongo/README.md) through the parser.
+ */
+static void replay_segments(struct fixture *f, const char *name)
+{
+	char path[256];
+	snprintf(path, sizeof(path), MONGO_FIXTURES "%s", name);
+	FILE *in = fopen(path, "r");
+	assert_non_null(in);
+	static char line[200000];
+	static uint8_t bytes[100000];
+	while (fgets(line, sizeof(line), in)) {
+		char dir;
+		long long ts;
+		int off = 0;
+		assert_int_equal(sscanf(line, "%c %lld %n", &dir, &ts, &off), 2);
+		size_t n = 0;
+		for (const char *h = line + off; h[0] && h[1] && h[0] != '\n'; h += 2) {
+			unsigned v;
+			assert_int_equal(sscanf(h, "%2x", &v), 1);
+			assert_true(n < sizeof(bytes));
+			bytes[n++] = (uint8_t)v;
+		}
+		feed(f, dir == 'C' ? STREAM_TO_SERVER : STREAM_TO_CLIENT, bytes, n, (ts_ns)ts);
+	}
+	fclose(in);
+}
+
+/* mongo_3.0_session.pcap: Packetbeat asserts insert 2, update 1, findandmodify 1, listCollections 5. */
+static void test_packetbeat_session(void **state)
+{
+	struct fixture *f = fx_new(1 << 20, 0);
+	int insert = 0, update = 0, fam = 0, listc = 0, find = 0;
+	(void)state;
+	replay_segments(f, "mongo_3.0_session.segments.txt");
+	fx_close(f, 0);
+	assert_int_equal(f->sink_data.n, 24);
+	for (size_t i = 0; i < f->sink_data.n; i++) {
+		const struct mongo_txn *t = txn(f, i);
+		insert += strcmp(t->command, "insert") == 0;
+		update += strcmp(t->command, "update") == 0;
+		fam += strcmp(t->command, "findandmodify") == 0;
+		listc += strcmp(t->command, "listCollections") == 0;
+		find += strcmp(t->command, "find") == 0 && strcmp(t->collection, "restaurants") == 0;
+		assert_int_equal(t->notes, 0);
+		assert_true(t->t.resp_last >= t->t.req_first);
+		assert_true(t->t.resp_last - t->t.req_first < 4 * TS_NS_PER_MS);	/* max 3.4 ms */
+		assert_int_not_equal(t->ok, -1);
+		assert_true(t->shape_id != 0);
+	}
+	assert_int_equal(insert, 2);
+	assert_int_equal(update, 1);
+	assert_int_equal(fam, 1);
+	assert_int_equal(listc, 5);
+	assert_int_equal(find, 3);
+	assert_int_equal(f->q.mongo_unmatched_replies, 0);
+	assert_int_equal(f->q.mongo_unmatched_requests, 0);
+	assert_int_equal(f->q.mongo_parse_errors, 0);
+	fx_free(f);
+}
+
+/* mongodb_more_rows.pcap: one find whose 46,171-byte OP_REPLY (101 docs) spans two segments. */
+static void test_packetbeat_more_rows(void **state)
+{
+	struct fixture *f = fx_new(1 << 20, 0);
+	(void)state;
+	replay_segments(f, "mongodb_more_rows.segments.txt");
+	assert_int_equal(f->sink_data.n, 1);
+	const struct mongo_txn *t = txn(f, 0);
+	assert_string_equal(t->command, "find");
+	assert_string_equal(t->shape, "find test.restaurants {}");
+	assert_int_equal(t->docs, 101);
+	assert_int_equal(t->req_bytes, 50);
+	assert_int_equal(t->resp_bytes, 46171);
+	assert_true(t->t.resp_last > t->t.resp_first);
+	assert_int_equal(t->t.resp_first - t->t.req_first, 288000);	/* tshark: first-segment latency 288 us */
+	assert_int_equal(t->t.resp_last - t->t.req_first, 319000);	/* complete: 319 us */
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -616,6 +697,8 @@ int main(void)
 		cmocka_unit_test(test_close_pending),
 		cmocka_unit_test(test_pending_bound),
 		cmocka_unit_test(test_midstream),
+		cmocka_unit_test(test_packetbeat_session),
+		cmocka_unit_test(test_packetbeat_more_rows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
