@@ -255,6 +255,8 @@ static void on_lost(struct mongo_conn *c, enum stream_dir dir, const struct mong
 {
 	if (!fits_direction(h->opcode, dir) || !mongo_opcode_known(h->opcode))
 		return;
+	if (h->opcode == MONGO_OP_COMPRESSED)
+		note |= TXN_NOTE_COMPRESSED;	/* the inner opcode stays unknown: txn opcode 2012 */
 	if (dir == STREAM_TO_SERVER) {
 		struct mongo_txn t;
 		if (h->opcode == MONGO_OP_LEGACY_MSG)
@@ -357,24 +359,21 @@ static void dir_header_done(struct mongo_conn *c, enum stream_dir dir, ts_ns ts)
 		return;
 	}
 	size_t n = (size_t)d->h.length;
-	if (c->ctx->budget && membudget_take(c->ctx->budget, n) < 0) {
-		if (q)
-			q->mongo_oversize++;
-		d->state = MONGO_DIR_SKIP;
-		d->skip_left = n - MONGO_MSG_HEADER_LEN;
-		d->skip_note = TXN_NOTE_OVERSIZE;
-		d->hdr_have = 0;
-		return;
-	}
-	d->taken = c->ctx->budget ? n : 0;
-	d->buf = malloc(n);
+	int refused = c->ctx->budget && membudget_take(c->ctx->budget, n) < 0;
+	d->taken = c->ctx->budget && !refused ? n : 0;
+	d->buf = refused ? NULL : malloc(n);
 	if (!d->buf) {
+		/* over the shared budget (or out of memory): pass the bytes, keep the header */
 		dir_release(c, d);
 		if (q)
 			q->mongo_oversize++;
 		d->state = MONGO_DIR_SKIP;
 		d->skip_left = n - MONGO_MSG_HEADER_LEN;
 		d->skip_note = TXN_NOTE_OVERSIZE;
+		if (d->skip_left == 0) {	/* a bare 16-byte header: nothing to pass */
+			on_lost(c, dir, &d->h, d->skip_note, d->first, ts);
+			d->state = MONGO_DIR_HEADER;
+		}
 		return;
 	}
 	memcpy(d->buf, d->hdr, MONGO_MSG_HEADER_LEN);
