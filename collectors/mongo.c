@@ -70,6 +70,7 @@ struct mongo_dir {
 
 struct mongo_pending {
 	int32_t key;			/* the requestID (or exhaust reply's) a reply answers */
+	int legacy_find;		/* OP_QUERY on a collection: its reply holds data, not ok/code */
 	struct mongo_txn t;		/* request half, filled in */
 };
 
@@ -78,6 +79,7 @@ struct mongo_conn {
 	struct mongo_dir d[2];
 	struct mongo_pending *pend;	/* oldest first */
 	size_t npend, cap;
+	size_t pend_taken;		/* bytes of pend reserved in the membudget */
 	struct mongo_msg msg;		/* scratch for the decoder: too big for every stack frame */
 };
 
@@ -113,26 +115,47 @@ static long pending_find(const struct mongo_conn *c, int32_t key)
 	return -1;
 }
 
-static void pending_add(struct mongo_conn *c, int32_t key, const struct mongo_txn *t)
+/* Doubles the table, paying for it from the shared budget; returns 0 or -1. */
+static int pending_grow(struct mongo_conn *c)
+{
+	if (c->cap >= MONGO_PENDING_MAX)
+		return -1;
+	size_t ncap = c->cap ? c->cap * 2 : 4;
+	if (ncap > MONGO_PENDING_MAX)
+		ncap = MONGO_PENDING_MAX;
+	size_t more = (ncap - c->cap) * sizeof(c->pend[0]);
+	if (c->ctx->budget && membudget_take(c->ctx->budget, more) < 0)
+		return -1;
+	struct mongo_pending *np = realloc(c->pend, ncap * sizeof(*np));
+	if (!np) {
+		if (c->ctx->budget)
+			membudget_give(c->ctx->budget, more);
+		return -1;
+	}
+	if (c->ctx->budget)
+		c->pend_taken += more;
+	c->pend = np;
+	c->cap = ncap;
+	return 0;
+}
+
+static void pending_add(struct mongo_conn *c, int32_t key, int legacy_find, const struct mongo_txn *t)
 {
 	long dup = pending_find(c, key);
 	if (dup >= 0)	/* the id was reused: the older one will never be answered */
 		pending_expire(c, (size_t)dup);
-	if (c->npend == MONGO_PENDING_MAX)
-		pending_expire(c, 0);
-	if (c->npend == c->cap) {
-		size_t ncap = c->cap ? c->cap * 2 : 4;
-		struct mongo_pending *np = realloc(c->pend, ncap * sizeof(*np));
-		if (!np) {	/* cannot wait for the reply: say so now */
-			struct mongo_txn copy = *t;
-			copy.notes |= TXN_NOTE_NO_RESPONSE;
-			emit(c, &copy);
-			return;
-		}
-		c->pend = np;
-		c->cap = ncap;
+	if (c->npend == c->cap && pending_grow(c) < 0 && c->npend > 0)
+		pending_expire(c, 0);	/* no room to grow: the oldest gives way */
+	if (c->npend == c->cap) {	/* no table at all: cannot wait for the reply, say so now */
+		struct mongo_txn copy = *t;
+		copy.notes |= TXN_NOTE_NO_RESPONSE;
+		if (c->ctx->q)
+			c->ctx->q->mongo_unmatched_requests++;
+		emit(c, &copy);
+		return;
 	}
 	c->pend[c->npend].key = key;
+	c->pend[c->npend].legacy_find = legacy_find;
 	c->pend[c->npend].t = *t;
 	c->npend++;
 }
@@ -197,7 +220,7 @@ static void on_request(struct mongo_conn *c, const struct mongo_msg *m, ts_ns fi
 		emit(c, &t);
 		return;
 	}
-	pending_add(c, m->h.request_id, &t);
+	pending_add(c, m->h.request_id, m->opcode == MONGO_OP_QUERY && !m->is_command, &t);
 }
 
 /*
@@ -214,6 +237,7 @@ static void on_reply(struct mongo_conn *c, const struct mongo_msg_header *h,
 		return;
 	}
 	struct mongo_txn t = c->pend[i].t;
+	int legacy_find = c->pend[i].legacy_find;
 	pending_remove(c, (size_t)i);
 	t.t.resp_first = first;
 	t.t.resp_last = last;
@@ -226,6 +250,13 @@ static void on_reply(struct mongo_conn *c, const struct mongo_msg_header *h,
 	t.docs = m->docs;
 	t.ok = m->ok;
 	t.error_code = m->error_code;
+	if (legacy_find && m->opcode == MONGO_OP_REPLY && m->single_doc_fields &&
+	    !(m->flags & MONGO_REPLY_FLAG_QUERY_FAILURE)) {
+		/* the one document is the application's data: its "ok" or "code" mean nothing here */
+		t.docs = m->number_returned < 0 ? 0 : m->number_returned;
+		t.ok = 1;
+		t.error_code = 0;
+	}
 	if (m->compressed)
 		t.notes |= TXN_NOTE_COMPRESSED;
 	if (m->opcode == MONGO_OP_MSG && m->more_to_come) {
@@ -243,7 +274,7 @@ static void on_reply(struct mongo_conn *c, const struct mongo_msg_header *h,
 		next.ok = -1;
 		next.error_code = 0;
 		next.notes = base_notes(c) | TXN_NOTE_EXHAUST;
-		pending_add(c, h->request_id, &next);
+		pending_add(c, h->request_id, 0, &next);
 		return;
 	}
 	emit(c, &t);
@@ -263,7 +294,7 @@ static void on_lost(struct mongo_conn *c, enum stream_dir dir, const struct mong
 			return;
 		txn_from_header(c, h, first, last, &t);
 		t.notes |= note;
-		pending_add(c, h->request_id, &t);
+		pending_add(c, h->request_id, 0, &t);
 	} else {
 		on_reply(c, h, NULL, note, first, last);
 	}
@@ -533,6 +564,8 @@ static void mongo_close(void *p, ts_ns ts)
 	mongo_fin(c, STREAM_TO_CLIENT, ts);
 	while (c->npend > 0)
 		pending_expire(c, 0);
+	if (c->ctx->budget && c->pend_taken)
+		membudget_give(c->ctx->budget, c->pend_taken);
 	free(c->pend);
 	free(c);
 }

@@ -88,8 +88,10 @@ static int64_t rd_i64(struct rd *r)
 /* A NUL-terminated string that must end inside the reader; returns it, sets *n. */
 static const char *rd_cstring(struct rd *r, size_t *n)
 {
-	if (r->err)
+	if (r->err || rd_left(r) == 0) {
+		r->err = 1;
 		return NULL;
+	}
 	const uint8_t *nul = memchr(r->cur, 0, rd_left(r));
 	if (!nul) {
 		r->err = 1;
@@ -252,6 +254,7 @@ static void request_from_command(struct mongo_msg *m, const bson_t *cmd, const c
 		if (iter_string(&it, &s, &n))
 			copy_name(m->collection, sizeof(m->collection), s, n);
 	}
+	m->is_command = 1;
 	if (name)
 		copy_name(m->command, sizeof(m->command), name, name_len);
 	if (bson_iter_init_find(&it, cmd, "$db") && iter_string(&it, &s, &n))
@@ -448,6 +451,7 @@ static int decode_op_reply(struct rd *r, struct mongo_msg *m)
 		if (ndocs++ == 0)
 			first = doc;
 	}
+	m->number_returned = nret;
 	m->docs = nret < 0 ? 0 : nret;
 	m->ok = 1;
 	/*
@@ -461,7 +465,9 @@ static int decode_op_reply(struct rd *r, struct mongo_msg *m)
 			reply_from_doc(m, &first);
 		m->ok = 0;
 	} else if (ndocs == 1) {
+		/* a command's answer, or one data document: only the caller knows (see mongo.c) */
 		reply_from_doc(m, &first);
+		m->single_doc_fields = 1;
 	}
 	return 0;
 }
@@ -725,6 +731,9 @@ static int inflate_snappy(const uint8_t *src, size_t srclen, size_t want, uint8_
 	/* snappy states its output length up front: check it before allocating */
 	if (snappy_uncompressed_length((const char *)src, srclen, &ulen) != SNAPPY_OK || ulen != want)
 		return -EPROTO;
+	/* a stream that merely claims 48 MB must not cost 48 MB: validate without output first */
+	if (snappy_validate_compressed_buffer((const char *)src, srclen) != SNAPPY_OK)
+		return -EPROTO;
 	uint8_t *buf = malloc(want ? want : 1);
 	if (!buf)
 		return -ENOMEM;
@@ -761,6 +770,8 @@ static int decode_compressed(struct rd *r, enum mongo_role role, struct mongo_ms
 			q->mongo_oversize++;
 		return -EMSGSIZE;
 	}
+	if (m->uncompressed_size == 0)
+		return -EINVAL;	/* every known opcode has a body */
 	size_t want = (size_t)m->uncompressed_size;
 	const uint8_t *src = r->cur;
 	size_t srclen = rd_left(r);
@@ -801,6 +812,7 @@ int mongo_msg_decode(const uint8_t *buf, size_t len, enum mongo_role role,
 	memset(m, 0, sizeof(*m));
 	m->ok = -1;
 	m->docs = -1;
+	m->number_returned = -1;
 	if (mongo_msg_header_read(buf, len, &m->h) < 0)
 		return -EINVAL;
 	if (m->h.length < MONGO_MSG_MIN_LEN || (size_t)m->h.length != len)

@@ -80,6 +80,7 @@ struct mongo_msg {
 
 	/* request side (role REQUEST) */
 	int expects_reply;		/* 0: OP_MSG moreToCome, legacy writes, kill cursors */
+	int is_command;			/* a command document (OP_MSG, db.$cmd, OP_COMMAND), not a legacy op */
 	char command[64];		/* "" when none */
 	char db[MONGO_NAME_MAX];
 	char collection[MONGO_NAME_MAX];
@@ -93,6 +94,8 @@ struct mongo_msg {
 	int has_write_errors;
 	int64_t docs;			/* cursor.firstBatch/nextBatch length, else OP_REPLY numberReturned, else 0 */
 	int64_t cursor_id;
+	int32_t number_returned;	/* OP_REPLY numberReturned; -1 for other opcodes */
+	int single_doc_fields;		/* OP_REPLY: ok/code/docs were read from its one document */
 };
 
 /* Nonzero for the opcodes this decoder knows (the framing's plausibility test too). */

@@ -483,24 +483,80 @@ static void test_bad_length_resync(void **state)
 /* A message the memory budget refuses is skipped, counted, and still timed via its header. */
 static void test_budget_refusal(void **state)
 {
-	struct fixture *f = fx_new(100, 0);
-	size_t ql;
-	uint8_t *q = fixture_load("pb_1req.bin", &ql);
+	/* room for the pending table, not for a 20 KB message */
+	struct fixture *f = fx_new(10000, 0);
+	struct tbuf b = { 0 };
+	char big[20000];
 	(void)state;
-	feed(f, STREAM_TO_SERVER, q, 20, 1);
-	feed(f, STREAM_TO_SERVER, q + 20, ql - 20, 2);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	bson_t *body = BCON_NEW("insert", BCON_UTF8("blobs"), "documents", "[", "{", "b", BCON_UTF8(big),
+				"}", "]", "$db", BCON_UTF8("app"));
+	tb_op_msg(&b, 5, 0, 0, body);
+	feed(f, STREAM_TO_SERVER, b.p, 20, 1);
+	feed(f, STREAM_TO_SERVER, b.p + 20, 5000, 2);
+	feed(f, STREAM_TO_SERVER, b.p + 5020, b.len - 5020, 3);
 	assert_int_equal(f->budget.refusals, 1);
-	assert_int_equal(f->budget.used, 0);
-	feed_fixture(f, STREAM_TO_CLIENT, "pb_1res.bin", 3);	/* whole: decoded in place */
+	bson_t *ok = BCON_NEW("n", BCON_INT32(1), "ok", BCON_DOUBLE(1));
+	size_t req_len = b.len;
+	tb_op_msg(&b, 6, 5, 0, ok);
+	feed(f, STREAM_TO_CLIENT, b.p, b.len, 4);	/* whole: decoded in place */
 	assert_int_equal(f->sink_data.n, 1);
 	const struct mongo_txn *t = txn(f, 0);
 	assert_int_equal(t->notes, TXN_NOTE_OVERSIZE);
-	assert_int_equal(t->req_bytes, 111);
+	assert_int_equal(t->request_id, 5);
+	assert_int_equal(t->req_bytes, req_len);
 	assert_int_equal(t->t.req_first, 1);
-	assert_int_equal(t->t.req_last, 2);
-	assert_int_equal(t->docs, 2);
+	assert_int_equal(t->t.req_last, 3);
+	assert_int_equal(t->ok, 1);
 	assert_int_equal(f->q.mongo_oversize, 1);
-	free(q);
+	bson_destroy(body);
+	bson_destroy(ok);
+	free(b.p);
+	fx_free(f);
+}
+
+/* A legacy find's one reply document is data: its "ok"/"code" fields are not the server's. */
+static void test_legacy_find_reply(void **state)
+{
+	struct fixture *f = fx_new(1 << 20, 0);
+	struct tbuf b = { 0 };
+	bson_t *q = BCON_NEW("kind", BCON_UTF8("Zanzibar"));
+	bson_t *data = BCON_NEW("ok", BCON_INT32(0), "code", BCON_INT32(777));
+	(void)state;
+	tb_begin(&b, 30, 0, MONGO_OP_QUERY);
+	tb_u32(&b, 0); tb_cstr(&b, "app.things"); tb_u32(&b, 0); tb_u32(&b, 0); tb_doc(&b, q);
+	tb_end(&b);
+	feed(f, STREAM_TO_SERVER, b.p, b.len, 1);
+	tb_begin(&b, 31, 30, MONGO_OP_REPLY);
+	tb_u32(&b, 0); tb_u32(&b, 0); tb_u32(&b, 0); tb_u32(&b, 0); tb_u32(&b, 1); tb_doc(&b, data);
+	tb_end(&b);
+	feed(f, STREAM_TO_CLIENT, b.p, b.len, 2);
+	/* the same reply to a db.$cmd query is a command answer */
+	tb_begin(&b, 32, 0, MONGO_OP_QUERY);
+	tb_u32(&b, 0); tb_cstr(&b, "app.$cmd"); tb_u32(&b, 0); tb_u32(&b, 1); tb_doc(&b, q);
+	tb_end(&b);
+	feed(f, STREAM_TO_SERVER, b.p, b.len, 3);
+	tb_begin(&b, 33, 32, MONGO_OP_REPLY);
+	tb_u32(&b, 0); tb_u32(&b, 0); tb_u32(&b, 0); tb_u32(&b, 0); tb_u32(&b, 1); tb_doc(&b, data);
+	tb_end(&b);
+	feed(f, STREAM_TO_CLIENT, b.p, b.len, 4);
+	feed_fixture(f, STREAM_TO_SERVER, "dupkey_req.bin", 5);
+	feed_fixture(f, STREAM_TO_CLIENT, "dupkey_res.bin", 6);
+	assert_int_equal(f->sink_data.n, 3);
+	assert_string_equal(txn(f, 0)->shape, "find app.things {kind: ?}");
+	assert_int_equal(txn(f, 0)->ok, 1);
+	assert_int_equal(txn(f, 0)->error_code, 0);
+	assert_int_equal(txn(f, 0)->docs, 1);
+	assert_string_equal(txn(f, 1)->command, "kind");
+	assert_int_equal(txn(f, 1)->ok, 0);
+	assert_int_equal(txn(f, 1)->error_code, 777);
+	assert_string_equal(txn(f, 2)->command, "insert");
+	assert_int_equal(txn(f, 2)->ok, 0);	/* Packetbeat: status Error */
+	assert_int_equal(txn(f, 2)->error_code, 11000);
+	bson_destroy(q);
+	bson_destroy(data);
+	free(b.p);
 	fx_free(f);
 }
 
@@ -693,6 +749,7 @@ int main(void)
 		cmocka_unit_test(test_gaps),
 		cmocka_unit_test(test_bad_length_resync),
 		cmocka_unit_test(test_budget_refusal),
+		cmocka_unit_test(test_legacy_find_reply),
 		cmocka_unit_test(test_unknown_opcode),
 		cmocka_unit_test(test_close_pending),
 		cmocka_unit_test(test_pending_bound),
