@@ -361,7 +361,8 @@ static void test_gaps(void **state)
 	struct fixture *f = fx_new(1 << 20, 0);
 	feed(f, STREAM_TO_SERVER, r1, 50, 1);
 	mongo_stream_ops.gap(f->p, STREAM_TO_SERVER, l1 - 50, 2);
-	feed(f, STREAM_TO_SERVER, r2, l2, 3);
+	feed(f, STREAM_TO_SERVER, r2, 10, 3);	/* too short to resync on: only framing keeps it */
+	feed(f, STREAM_TO_SERVER, r2 + 10, l2 - 10, 3);
 	feed_fixture(f, STREAM_TO_CLIENT, "pb_1res.bin", 4);
 	feed_fixture(f, STREAM_TO_CLIENT, "pb_2res.bin", 5);
 	assert_int_equal(f->sink_data.n, 2);
@@ -463,20 +464,36 @@ static void test_bad_length_resync(void **state)
 	feed(f, STREAM_TO_SERVER, huge, 5, 3);	/* 48,000,001 split across calls */
 	feed(f, STREAM_TO_SERVER, huge + 5, 11, 3);
 	assert_int_equal(f->q.mongo_parse_errors, 2);
-	/* not plausible: short chunk, unknown opcode, reply opcode in the request direction */
-	uint8_t junk[16] = { 20, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0xad, 0x08, 0, 0 };
-	feed(f, STREAM_TO_SERVER, junk, 10, 4);
-	feed(f, STREAM_TO_SERVER, junk, 16, 4);
+	/*
+	 * Not plausible, each would swallow the next request if taken as a header
+	 * (length 200): unknown opcode 2221, a reply opcode in the request
+	 * direction, an OP_MSG with undefined flag bits; and a chunk too short.
+	 */
+	uint8_t junk[20] = { 200, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0xad, 0x08, 0, 0, 0, 0, 0, 0x80 };
+	feed(f, STREAM_TO_SERVER, junk, 20, 4);
+	feed_fixture(f, STREAM_TO_SERVER, "pb_2req.bin", 5);
+	mongo_stream_ops.gap(f->p, STREAM_TO_SERVER, 100, 5);
 	junk[12] = 1;
 	junk[13] = 0;
-	feed(f, STREAM_TO_SERVER, junk, 16, 4);
-	feed_fixture(f, STREAM_TO_SERVER, "pb_2req.bin", 5);
+	feed(f, STREAM_TO_SERVER, junk, 20, 4);
+	feed_fixture(f, STREAM_TO_SERVER, "pb_3req.bin", 5);
+	mongo_stream_ops.gap(f->p, STREAM_TO_SERVER, 100, 5);
+	junk[12] = 0xdd;
+	junk[13] = 0x07;
+	feed(f, STREAM_TO_SERVER, junk, 20, 4);
+	feed(f, STREAM_TO_SERVER, junk, 15, 4);
+	feed_fixture(f, STREAM_TO_SERVER, "one_row_req.bin", 5);
 	feed_fixture(f, STREAM_TO_CLIENT, "pb_1res.bin", 6);
 	feed_fixture(f, STREAM_TO_CLIENT, "pb_2res.bin", 7);
-	assert_int_equal(f->sink_data.n, 2);
+	feed_fixture(f, STREAM_TO_CLIENT, "pb_3res.bin", 7);
+	feed_fixture(f, STREAM_TO_CLIENT, "one_row_res.bin", 7);
+	assert_int_equal(f->sink_data.n, 4);
 	assert_int_equal(txn(f, 0)->request_id, 64);
 	assert_int_equal(txn(f, 1)->request_id, 65);
-	assert_int_equal(f->q.mongo_messages, 4);
+	assert_int_equal(txn(f, 2)->request_id, 66);
+	assert_int_equal(txn(f, 3)->request_id, 10);
+	assert_int_equal(f->q.mongo_messages, 8);
+	assert_int_equal(f->q.mongo_unmatched_replies, 0);
 	fx_free(f);
 }
 
