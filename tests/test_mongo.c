@@ -753,6 +753,60 @@ static void test_packetbeat_more_rows(void **state)
 	fx_free(f);
 }
 
+/* mongodb_op_msg_opcode.pcap (port 9991): 101 OP_MSG pairs on 2 connections, no unknown opcode. */
+static void test_packetbeat_op_msg(void **state)
+{
+	static const struct { const char *file, *cmd; size_t n; } conns[] = {
+		{ "mongodb_op_msg_opcode.s0.segments.txt", "replSetHeartbeat", 78 },
+		{ "mongodb_op_msg_opcode.s1.segments.txt", "ismaster", 23 },
+	};
+	(void)state;
+	for (size_t c = 0; c < 2; c++) {
+		struct fixture *f = fx_new(1 << 20, 0);
+		replay_segments(f, conns[c].file);
+		fx_close(f, 0);
+		assert_int_equal(f->sink_data.n, conns[c].n);
+		for (size_t i = 0; i < f->sink_data.n; i++) {
+			const struct mongo_txn *t = txn(f, i);
+			assert_string_equal(t->command, conns[c].cmd);
+			assert_string_equal(t->db, "admin");
+			assert_int_equal(t->opcode, MONGO_OP_MSG);
+			assert_int_equal(t->notes, 0);
+			assert_int_not_equal(t->ok, -1);
+			assert_true(t->t.resp_last - t->t.req_first < TS_NS_PER_MS);	/* max 0.39 ms */
+		}
+		assert_int_equal(f->q.n_unknown_opcodes, 0);
+		assert_int_equal(f->q.mongo_parse_errors, 0);
+		assert_int_equal(f->q.mongo_unmatched_replies, 0);
+		assert_int_equal(f->q.mongo_unmatched_requests, 0);
+		fx_free(f);
+	}
+}
+
+/* Packetbeat TestSimpleFindLimit1_split: the one-row reply in chunks of 144, 176 and 194 bytes. */
+static void test_packetbeat_split_reply(void **state)
+{
+	struct fixture *f = fx_new(1 << 20, 0);
+	size_t rl;
+	uint8_t *r = fixture_load("one_row_res.bin", &rl);
+	(void)state;
+	assert_int_equal(rl, 144 + 176 + 194);
+	feed_fixture(f, STREAM_TO_SERVER, "one_row_req.bin", 1);
+	feed(f, STREAM_TO_CLIENT, r, 144, 2);
+	feed(f, STREAM_TO_CLIENT, r + 144, 176, 3);
+	assert_int_equal(f->sink_data.n, 0);
+	feed(f, STREAM_TO_CLIENT, r + 320, 194, 4);
+	assert_int_equal(f->sink_data.n, 1);
+	assert_string_equal(txn(f, 0)->command, "find");
+	assert_int_equal(txn(f, 0)->ok, 1);
+	assert_int_equal(txn(f, 0)->req_bytes, 50);
+	assert_int_equal(txn(f, 0)->resp_bytes, 514);
+	assert_int_equal(txn(f, 0)->t.resp_first, 2);
+	assert_int_equal(txn(f, 0)->t.resp_last, 4);
+	free(r);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -773,6 +827,8 @@ int main(void)
 		cmocka_unit_test(test_midstream),
 		cmocka_unit_test(test_packetbeat_session),
 		cmocka_unit_test(test_packetbeat_more_rows),
+		cmocka_unit_test(test_packetbeat_op_msg),
+		cmocka_unit_test(test_packetbeat_split_reply),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
