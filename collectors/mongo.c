@@ -310,7 +310,30 @@ static void on_message(struct mongo_conn *c, enum stream_dir dir, const uint8_t 
 
 	if (q)
 		q->mongo_messages++;
+	/*
+	 * OP_COMPRESSED: the decompressed copy is buffered memory too. Reserve
+	 * its claimed size (capped at 48 MB by the decoder) before decoding.
+	 */
+	size_t inflated = 0;
+	struct mongo_msg_header h;
+	if (c->ctx->budget && mongo_msg_header_read(buf, len, &h) == 0 &&
+	    h.opcode == MONGO_OP_COMPRESSED && len >= MONGO_MSG_HEADER_LEN + 9) {
+		const uint8_t *u = buf + MONGO_MSG_HEADER_LEN + 4;
+		uint32_t claim = (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 |
+				 (uint32_t)u[3] << 24;
+		if (claim <= MONGO_MSG_MAX_UNCOMPRESSED) {
+			if (membudget_take(c->ctx->budget, claim) < 0) {
+				if (q)
+					q->mongo_oversize++;
+				on_lost(c, dir, &h, TXN_NOTE_OVERSIZE, first, last);
+				return;
+			}
+			inflated = claim;
+		}
+	}
 	int rc = mongo_msg_decode(buf, len, role, m, q);
+	if (inflated)
+		membudget_give(c->ctx->budget, inflated);
 	if (rc == -ENOTSUP && !mongo_opcode_known(m->opcode))
 		return;	/* unknown opcode: counted once per opcode by the decoder, skipped */
 	if (rc < 0 || !fits_direction(m->opcode, dir)) {

@@ -533,6 +533,40 @@ static void test_budget_refusal(void **state)
 	fx_free(f);
 }
 
+/* The decompressed copy of an OP_COMPRESSED message is paid from the budget as well. */
+static void test_budget_compressed(void **state)
+{
+	struct fixture *f = fx_new(20000, 0);
+	struct tbuf b = { 0 };
+	char big[30000];
+	(void)state;
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	bson_t *body = BCON_NEW("insert", BCON_UTF8("blobs"), "documents", "[", "{", "b", BCON_UTF8(big),
+				"}", "]", "$db", BCON_UTF8("app"));
+	tb_op_msg(&b, 5, 0, 0, body);
+	/* a snappy message claiming the original size (30 KB) against a 20 KB budget */
+	struct tbuf w = { 0 };
+	tb_begin(&w, 5, 0, MONGO_OP_COMPRESSED);
+	tb_u32(&w, MONGO_OP_MSG);
+	tb_u32(&w, (uint32_t)(b.len - 16));
+	tb_u8(&w, MONGO_COMPRESSOR_SNAPPY);
+	tb_u32(&w, 0);	/* never read: refused first */
+	tb_end(&w);
+	feed(f, STREAM_TO_SERVER, w.p, w.len, 1);
+	assert_int_equal(f->budget.refusals, 1);
+	assert_int_equal(f->q.mongo_oversize, 1);
+	assert_int_equal(f->q.mongo_decompress_errors, 0);	/* the decoder never ran */
+	fx_close(f, 2);
+	assert_int_equal(f->sink_data.n, 1);
+	assert_int_equal(txn(f, 0)->notes, TXN_NOTE_OVERSIZE | TXN_NOTE_COMPRESSED | TXN_NOTE_NO_RESPONSE);
+	assert_int_equal(txn(f, 0)->request_id, 5);
+	bson_destroy(body);
+	free(b.p);
+	free(w.p);
+	fx_free(f);
+}
+
 /* A legacy find's one reply document is data: its "ok"/"code" fields are not the server's. */
 static void test_legacy_find_reply(void **state)
 {
@@ -820,6 +854,7 @@ int main(void)
 		cmocka_unit_test(test_gaps),
 		cmocka_unit_test(test_bad_length_resync),
 		cmocka_unit_test(test_budget_refusal),
+		cmocka_unit_test(test_budget_compressed),
 		cmocka_unit_test(test_legacy_find_reply),
 		cmocka_unit_test(test_unknown_opcode),
 		cmocka_unit_test(test_close_pending),
