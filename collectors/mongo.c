@@ -37,6 +37,18 @@
  * with the request; each later reply answers the previous reply's requestID
  * and gets a txn whose "request" times are the previous reply's last byte
  * (so latency is the time to that batch) and req_bytes 0.
+ *
+ * Memory. A message split across calls is copied into a buffer reserved in
+ * the shared membudget first (a whole message inside one call is decoded in
+ * place); an OP_COMPRESSED message's claimed decompressed size and the
+ * pending table's growth are reserved too. A refusal skips the message (its
+ * header still pairs it, noted oversize) or evicts the oldest pending request.
+ * A message whose body cannot be decoded is still paired through its header
+ * (command empty); the counters say why (mongo_parse_errors, _bson_errors,
+ * _decompress_errors, _oversize).
+ *
+ * Replies to legacy finds (OP_QUERY on a collection, not db.$cmd) carry
+ * application documents: their "ok"/"code" fields are not read as status.
  */
 #include <errno.h>
 #include <stdlib.h>
