@@ -6,16 +6,40 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bson/bson.h>
 
 #define MONGO_FIXTURES "tests/fixtures/mongo/"
 
+/*
+ * The fixture's path: relative to the working directory (the repository root,
+ * as `make` runs tests), else to the test binary (BUILD/tests/test_x).
+ */
+static inline void fixture_path(const char *name, char *path, size_t len)
+{
+	snprintf(path, len, MONGO_FIXTURES "%s", name);
+	if (access(path, R_OK) == 0)
+		return;
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	for (int up = 0; up < 3; up++) {	/* test_x, tests, BUILD */
+		char *slash = strrchr(exe, '/');
+		if (!slash)
+			return;
+		*slash = '\0';
+	}
+	snprintf(path, len, "%s/" MONGO_FIXTURES "%s", exe, name);
+}
+
 /* Reads a fixture into an exactly-sized heap buffer (so ASan sees any over-read). */
 static inline uint8_t *fixture_load(const char *name, size_t *len)
 {
-	char path[256];
-	snprintf(path, sizeof(path), MONGO_FIXTURES "%s", name);
+	char path[4600];
+	fixture_path(name, path, sizeof(path));
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		fprintf(stderr, "cannot open fixture '%s' (run from the repository root)\n", path);

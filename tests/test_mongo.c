@@ -712,8 +712,8 @@ static void test_midstream(void **state)
  */
 static void replay_segments(struct fixture *f, const char *name)
 {
-	char path[256];
-	snprintf(path, sizeof(path), MONGO_FIXTURES "%s", name);
+	char path[4600];
+	fixture_path(name, path, sizeof(path));
 	FILE *in = fopen(path, "r");
 	assert_non_null(in);
 	static char line[200000];
