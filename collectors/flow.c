@@ -373,10 +373,11 @@ void flow_table_segment(struct flow_table *ft, const struct tcp_segment *seg)
 	/* Anything beyond the client's own SYNs proves the connection is real. */
 	int active = !(syn && !(seg->flags & TCP_ACK) && dir == STREAM_TO_SERVER &&
 		       seg->payload_wire_len == 0);
+	int was_syn_only = f->cls == FLOW_SYN_ONLY;
 	flow_touch(ft, f, seg->ts, active);
 
 	if (seg->flags & TCP_RST) {
-		if (f->cls == FLOW_SYN_ONLY)
+		if (was_syn_only)	/* refused (port closed) or aborted half-open */
 			q->flows_never_established++;
 		flow_destroy(ft, f, seg->ts);
 		return;
