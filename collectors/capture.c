@@ -6,6 +6,7 @@
 #include "capture.h"
 
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,8 @@ struct capture {
 	int dlt;
 	int nano;			/* timestamps are in ns (else us) */
 	int err_pending;		/* a read error waits behind delivered packets */
+	int timeout_ms;			/* live: how long one batch waits for a packet */
+	int fd;				/* live: selectable descriptor, else -1 */
 	volatile sig_atomic_t stop;
 	long offset;			/* file offset of the next record */
 	char name[256];			/* file path or interface, for messages */
@@ -67,6 +70,7 @@ struct capture *capture_open_file(const char *path, char *err, size_t errlen)
 	c->dlt = pcap_datalink(p);
 	c->nano = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
 	copy_name(c->name, sizeof(c->name), path);
+	c->fd = -1;
 	FILE *f = pcap_file(p);
 	c->offset = f ? ftell(f) : -1;
 	return c;
@@ -133,6 +137,16 @@ struct capture *capture_open_live(const struct capture_live_config *cfg, char *e
 			return NULL;
 		}
 	}
+	/*
+	 * With TPACKET_V3 the kernel's read timeout only starts once a packet has
+	 * arrived, so a quiet interface would block forever. Read nonblocking and
+	 * wait in poll() with our own timeout instead.
+	 */
+	if (pcap_setnonblock(p, 1, ebuf) < 0) {
+		snprintf(err, errlen, "cannot set capture on '%s' nonblocking: %s", iface, ebuf);
+		pcap_close(p);
+		return NULL;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		pcap_close(p);
@@ -141,6 +155,8 @@ struct capture *capture_open_live(const struct capture_live_config *cfg, char *e
 	}
 	c->p = p;
 	c->live = 1;
+	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : CAPTURE_DEFAULT_TIMEOUT_MS;
+	c->fd = pcap_get_selectable_fd(p);
 	c->dlt = pcap_datalink(p);
 	c->nano = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
 	c->offset = -1;
@@ -167,10 +183,17 @@ static void capture_dispatch_cb(u_char *user, const struct pcap_pkthdr *h, const
 
 static int capture_next_live(struct capture *c, int max, capture_packet_fn fn, void *ctx)
 {
+	int cnt = max > 0 ? max : CAPTURE_LIVE_BATCH;
 	c->fn = fn;
 	c->fn_ctx = ctx;
-	int n = pcap_dispatch(c->p, max > 0 ? max : CAPTURE_LIVE_BATCH, capture_dispatch_cb,
-			      (u_char *)c);
+	int n = pcap_dispatch(c->p, cnt, capture_dispatch_cb, (u_char *)c);
+	if (n == 0 && c->fd >= 0 && !c->stop) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		/* EINTR (a signal: SIGINT, the interval timer) is just an early timeout. */
+		if (poll(&pfd, 1, c->timeout_ms) > 0)
+			n = pcap_dispatch(c->p, cnt, capture_dispatch_cb, (u_char *)c);
+	}
+	c->stop = 0;
 	if (n == PCAP_ERROR_BREAK)
 		return 0;
 	if (n < 0) {
@@ -245,7 +268,7 @@ void capture_breakloop(struct capture *c)
 
 int capture_fd(const struct capture *c)
 {
-	return c->live ? pcap_get_selectable_fd(c->p) : -1;
+	return c->live ? c->fd : -1;
 }
 
 void capture_free(struct capture *c)

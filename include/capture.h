@@ -70,7 +70,12 @@ long capture_file_offset(const struct capture *c);
 /* Breaks a blocking capture loop from a signal handler. */
 void capture_breakloop(struct capture *c);
 
-/* The selectable fd for a live capture (poll), -1 otherwise. */
+/*
+ * The selectable fd for a live capture (poll), -1 otherwise. A live capture is
+ * read nonblocking: capture_next_batch() itself waits up to timeout_ms in
+ * poll() when nothing is queued, so it returns 0 on a quiet interface instead
+ * of blocking (libpcap's TPACKET_V3 timeout starts only with the first packet).
+ */
 int capture_fd(const struct capture *c);
 
 void capture_free(struct capture *c);
