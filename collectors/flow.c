@@ -370,6 +370,18 @@ void flow_table_segment(struct flow_table *ft, const struct tcp_segment *seg)
 
 	enum stream_dir dir = ep_eq(&seg->src, &f->ctx.client) ? STREAM_TO_SERVER
 							       : STREAM_TO_CLIENT;
+	/*
+	 * A client SYN on a connection that already carried data or a FIN is the
+	 * 4-tuple being reused (busy clients recycle ephemeral ports quickly):
+	 * end the old connection and start a new one.
+	 */
+	if (syn && !(seg->flags & TCP_ACK) && dir == STREAM_TO_SERVER &&
+	    (f->parser || f->dir[0].fin_seen || f->dir[1].fin_seen) &&
+	    seg->seq + 1 != f->dir[STREAM_TO_SERVER].next_seq) {
+		flow_destroy(ft, f, seg->ts);
+		flow_table_segment(ft, seg);	/* once: the lookup now finds nothing */
+		return;
+	}
 	/* Anything beyond the client's own SYNs proves the connection is real. */
 	int active = !(syn && !(seg->flags & TCP_ACK) && dir == STREAM_TO_SERVER &&
 		       seg->payload_wire_len == 0);

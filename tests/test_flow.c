@@ -221,6 +221,29 @@ static void test_server_side(void **state)
 	flow_table_free(ft);
 }
 
+static void test_port_reuse(void **state)
+{
+	(void)state;
+	struct flow_table *ft = table(0);
+	pkt(ft, 1, C, 40000, S, 80, TCP_SYN, 100, NULL);
+	pkt(ft, 2, C, 40000, S, 80, TCP_ACK, 101, "one");
+	pkt(ft, 3, C, 40000, S, 80, TCP_FIN | TCP_ACK, 104, NULL);	/* half closed */
+	pkt(ft, 4, C, 40000, S, 80, TCP_SYN, 7000, NULL);		/* same port, new ISN */
+	pkt(ft, 5, C, 40000, S, 80, TCP_ACK, 7001, "two");
+	assert_int_equal(rec.closes, 1);
+	assert_string_equal(rec.closed_log[0], "open S:one Sfin close");
+	flow_table_close_all(ft, 6);
+	assert_string_equal(rec.closed_log[1], "open S:two close");
+	assert_int_equal(rec.closed_ctx[1].flow_id, 2);
+	assert_int_equal(q.tcp_gaps + q.tcp_retransmits + q.tcp_out_of_order, 0);
+	/* a retransmitted SYN before any data is the same connection */
+	pkt(ft, 7, C, 40001, S, 80, TCP_SYN, 100, NULL);
+	pkt(ft, 8, C, 40001, S, 80, TCP_SYN, 100, NULL);
+	assert_int_equal(flow_table_count(ft), 1);
+	assert_int_equal(q.flows, 3);
+	flow_table_free(ft);
+}
+
 static void test_rst_and_gaps(void **state)
 {
 	(void)state;
@@ -362,6 +385,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_connection),
 		cmocka_unit_test(test_server_side),
+		cmocka_unit_test(test_port_reuse),
 		cmocka_unit_test(test_rst_and_gaps),
 		cmocka_unit_test(test_idle_and_syn_expiry),
 		cmocka_unit_test(test_eviction_lru),
