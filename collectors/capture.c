@@ -7,6 +7,7 @@
 
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ struct capture {
 	int fd;				/* live: selectable descriptor, else -1 */
 	volatile sig_atomic_t stop;
 	long offset;			/* file offset of the next record */
+	long rec_hdr;			/* classic pcap record header size; 0 = pcapng */
 	char name[256];			/* file path or interface, for messages */
 	char err[PCAP_ERRBUF_SIZE + 320];
 	capture_packet_fn fn;		/* for the pcap_dispatch trampoline */
@@ -46,6 +48,32 @@ static const char *strip_prefix(const char *msg, const char *path)
 	if (n && strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
 		return msg + n + 2;
 	return msg;
+}
+
+/*
+ * Classic pcap records have a fixed header, so the offset of the next record
+ * is simple arithmetic (ftell() would cost an lseek per packet). Returns 16,
+ * 24 for the old "modified" format (magic 0xa1b2cd34), or 0 for pcapng and
+ * anything else, whose position is asked of the stream only on failure.
+ */
+static long record_header_size(const char *path)
+{
+	uint8_t m[4];
+	FILE *f = fopen(path, "rb");
+	size_t n = f ? fread(m, 1, sizeof(m), f) : 0;
+	if (f)
+		fclose(f);
+	if (n != sizeof(m))
+		return 0;
+	uint32_t le = (uint32_t)m[0] | (uint32_t)m[1] << 8 | (uint32_t)m[2] << 16 |
+		      (uint32_t)m[3] << 24;
+	uint32_t be = (uint32_t)m[3] | (uint32_t)m[2] << 8 | (uint32_t)m[1] << 16 |
+		      (uint32_t)m[0] << 24;
+	if (le == 0xa1b2c3d4 || be == 0xa1b2c3d4 || le == 0xa1b23c4d || be == 0xa1b23c4d)
+		return 16;
+	if (le == 0xa1b2cd34 || be == 0xa1b2cd34)
+		return 24;
+	return 0;
 }
 
 struct capture *capture_open_file(const char *path, char *err, size_t errlen)
@@ -73,6 +101,7 @@ struct capture *capture_open_file(const char *path, char *err, size_t errlen)
 	c->fd = -1;
 	FILE *f = pcap_file(p);
 	c->offset = f ? ftell(f) : -1;
+	c->rec_hdr = record_header_size(path);
 	return c;
 }
 
@@ -221,12 +250,15 @@ int capture_next_batch(struct capture *c, int max, capture_packet_fn fn, void *c
 			fn(ctx, c->dlt, bytes, h->caplen, h->len, capture_ts(c, h));
 			n++;
 			/* Where a later failure starts, for the error message. */
-			if (f)
-				c->offset = ftell(f);
+			if (c->rec_hdr)
+				c->offset += c->rec_hdr + (long)h->caplen;
 			continue;
 		}
 		if (rc == PCAP_ERROR_BREAK)	/* end of file */
 			break;
+		/* pcapng: blocks vary in size; say where reading stopped. */
+		if (!c->rec_hdr && f)
+			c->offset = ftell(f);
 		snprintf(c->err, sizeof(c->err), "cannot read capture '%s' at offset %ld: %s",
 			 c->name, c->offset, strip_prefix(pcap_geterr(c->p), c->name));
 		c->err_pending = 1;

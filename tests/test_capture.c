@@ -218,6 +218,18 @@ static void test_read_pcapng(void **state)
 	assert_int_equal(got.caplen[0], flen);
 	assert_int_equal(got.first[1], 0x45);
 	capture_free(c);
+
+	/* cut inside the second packet block: the first, then an error */
+	assert_int_equal(truncate(path, (off_t)n - 10), 0);
+	memset(&got, 0, sizeof(got));
+	c = capture_open_file(path, err, sizeof(err));
+	assert_non_null(c);
+	assert_int_equal(capture_next_batch(c, 0, on_pkt, &got), 1);
+	assert_int_equal(capture_next_batch(c, 0, on_pkt, &got), -1);
+	print_message("pcapng cut: %s\n", capture_error(c));
+	assert_non_null(strstr(capture_error(c), "truncated"));
+	assert_non_null(strstr(capture_error(c), path));
+	capture_free(c);
 }
 
 /* ---- real captures: decode counts checked against tshark 4.x ---- */
