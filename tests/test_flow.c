@@ -284,6 +284,39 @@ static void test_rst_and_gaps(void **state)
 	flow_table_free(ft);
 }
 
+static void test_shared_budget(void **state)
+{
+	(void)state;
+	memset(&rec, 0, sizeof(rec));
+	memset(&q, 0, sizeof(q));
+	portmap_init(&ports);
+	assert_int_equal(portmap_add_list(&ports, "80", PROTO_HTTP), 0);
+	struct flow_table_config cfg = {
+		.ports = &ports, .q = &q, .parser = { NULL, &fake_ops, NULL },
+		.per_flow_buffer = 2 * (64 + 4),	/* two held 4-byte segments per direction */
+		.global_buffer = 3 * (64 + 4),		/* three in all */
+	};
+	struct flow_table *ft = flow_table_new(&cfg);
+	assert_non_null(ft);
+	pkt(ft, 1, C, 1, S, 80, TCP_ACK, 0, "a");
+	pkt(ft, 2, C, 1, S, 80, TCP_ACK, 10, "bbbb");	/* held */
+	pkt(ft, 3, C, 1, S, 80, TCP_ACK, 20, "cccc");	/* held */
+	pkt(ft, 4, C, 1, S, 80, TCP_ACK, 30, "dddd");	/* flow cap: hole 1..9 given up */
+	assert_int_equal(q.reasm_flow_cap_hits, 1);
+	assert_int_equal(flow_table_buffered(ft), 2 * (64 + 4));
+	pkt(ft, 5, C, 2, S, 80, TCP_ACK, 0, "x");
+	pkt(ft, 6, C, 2, S, 80, TCP_ACK, 10, "yyyy");	/* the last room in the budget */
+	pkt(ft, 7, C, 2, S, 80, TCP_ACK, 20, "zzzz");	/* global cap: hole 1..9 given up */
+	assert_int_equal(q.reasm_global_cap_hits, 1);
+	assert_int_equal(flow_table_buffered(ft), 3 * (64 + 4));
+	flow_table_close_all(ft, 8);
+	assert_int_equal(flow_table_buffered(ft), 0);
+	assert_string_equal(rec.closed_log[0], "open(mid) S:a Sgap9 S:bbbb Sgap6 S:cccc Sgap6 "
+					       "S:dddd close");
+	assert_string_equal(rec.closed_log[1], "open(mid) S:x Sgap9 S:yyyy Sgap6 S:zzzz close");
+	flow_table_free(ft);
+}
+
 static void test_idle_and_syn_expiry(void **state)
 {
 	(void)state;
@@ -501,6 +534,7 @@ int main(void)
 		cmocka_unit_test(test_server_side),
 		cmocka_unit_test(test_port_reuse),
 		cmocka_unit_test(test_rst_and_gaps),
+		cmocka_unit_test(test_shared_budget),
 		cmocka_unit_test(test_idle_and_syn_expiry),
 		cmocka_unit_test(test_eviction_lru),
 		cmocka_unit_test(test_syn_flood_bounded),
