@@ -131,8 +131,10 @@ struct capture *capture_open_live(const struct capture_live_config *cfg, char *e
 		const char *why = pcap_geterr(p);
 		switch (rc) {
 		case PCAP_ERROR_PERM_DENIED:
+			/* Without promiscuous mode, CAP_NET_RAW is all libpcap needs. */
+			(void)why;
 			snprintf(err, errlen, "cannot activate capture on '%s': permission denied "
-				 "(needs CAP_NET_RAW and CAP_NET_ADMIN, or root): %s", iface, why);
+				 "(needs CAP_NET_RAW)", iface);
 			break;
 		case PCAP_ERROR_NO_SUCH_DEVICE:
 			snprintf(err, errlen, "cannot activate capture on '%s': no such interface",

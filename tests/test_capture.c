@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "capture.h"
@@ -322,8 +323,33 @@ static void test_op_msg_port_9991(void **state)
 	capture_free(c);
 }
 
+/* As root, drop to nobody in a child to see the unprivileged message. */
+static void live_unprivileged(void)
+{
+	if (geteuid() != 0)
+		return;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char err[512];
+		struct capture_live_config cfg = { .iface = "lo", .buffer_bytes = 1 << 20 };
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(3);
+		struct capture *c = capture_open_live(&cfg, err, sizeof(err));
+		if (c)
+			_exit(4);
+		_exit(strcmp(err, "cannot activate capture on 'lo': permission denied "
+				  "(needs CAP_NET_RAW)") == 0 ? 0 : 5);
+	}
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void test_live_errors(void **state)
 {
+	live_unprivileged();
 	(void)state;
 	char err[512];
 	struct capture_live_config cfg = { .iface = "tp-no-such0", .timeout_ms = 10,
