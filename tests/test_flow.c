@@ -11,9 +11,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "capture.h"
 #include "flow.h"
+#include "pcapgen.h"
 
 /* ---- a parser that writes down what it is told ---- */
 
@@ -527,6 +529,52 @@ static void test_real_captures(void **state)
 	}
 }
 
+/* pcapgen -> file -> capture -> decode -> flow: the whole network half on generated traffic. */
+static void test_generated_conversations(void **state)
+{
+	(void)state;
+	static const char req[] = "GET /users/42 HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+	char path[] = "/tmp/tierprobe-test-flow-XXXXXX", err[512];
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	int dlts[] = { DLT_EN10MB, DLT_LINUX_SLL2, DLT_NULL };
+	for (size_t i = 0; i < 3; i++) {
+		struct pcapgen *g = pcapgen_open(path, dlts[i]);
+		assert_non_null(g);
+		g->vlan_n = dlts[i] == DLT_EN10MB;
+		ts_ns t = 1764108975LL * TS_NS_PER_SEC;
+		t = pcapgen_conversation(g, t, "10.0.0.1", 40000, "10.0.0.2", 8000, req,
+					 sizeof(req) - 1, resp, sizeof(resp) - 1, 7);
+		pcapgen_conversation(g, t, "2001:db8::1", 40001, "2001:db8::2", 8000, req,
+				     sizeof(req) - 1, resp, sizeof(resp) - 1, 0);
+		assert_int_equal(pcapgen_close(g), 0);
+
+		memset(&tot, 0, sizeof(tot));
+		memset(&q, 0, sizeof(q));
+		portmap_init(&ports);
+		assert_int_equal(portmap_add_list(&ports, "8000", PROTO_HTTP), 0);
+		struct flow_table_config cfg = { .ports = &ports, .q = &q,
+						 .parser = { NULL, &count_ops, NULL } };
+		struct flow_table *ft = flow_table_new(&cfg);
+		struct capture *c = capture_open_file(path, err, sizeof(err));
+		if (!c)
+			fail_msg("%s", err);
+		assert_true(capture_next_batch(c, 0, feed, ft) > 0);
+		assert_int_equal(flow_table_count(ft), 0);	/* both closed by FINs */
+		assert_int_equal(tot.bytes, 2 * (sizeof(req) - 1 + sizeof(resp) - 1));
+		assert_int_equal(tot.fins, 4);
+		assert_int_equal(tot.gaps, 0);
+		assert_int_equal(q.flows, 2);
+		assert_int_equal(q.flows_midstream, 0);
+		assert_int_equal(q.tcp_retransmits + q.tcp_out_of_order, 0);
+		capture_free(c);
+		flow_table_free(ft);
+	}
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -540,6 +588,7 @@ int main(void)
 		cmocka_unit_test(test_syn_flood_bounded),
 		cmocka_unit_test(test_no_parser_or_failed_open),
 		cmocka_unit_test(test_real_captures),
+		cmocka_unit_test(test_generated_conversations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
