@@ -4,9 +4,10 @@
  * into its protocol's stream parser.
  *
  * Bounded by construction: at most max_flows entries (recycled through a free
- * list, so a SYN flood allocates nothing once the table is full), two LRU
- * lists so that never-established flows are evicted before real connections,
- * and reassembly charged to one shared struct membudget.
+ * list, so a SYN flood allocates nothing once the table is full), LRU lists
+ * per class (closed, SYN-only, active) so that lingering and never-established
+ * flows are evicted before real connections, and reassembly charged to one
+ * shared struct membudget.
  */
 #include "flow.h"
 
