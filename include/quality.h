@@ -34,6 +34,7 @@ struct quality {
 	uint64_t tcp_retransmits;	/* segments (or parts) already delivered */
 	uint64_t reasm_flow_cap_hits;	/* per-flow buffer cap forced a gap */
 	uint64_t reasm_global_cap_hits;	/* global buffer cap forced a gap */
+	uint64_t flows_parser_failed;	/* parser open() failed: flow not decoded */
 
 	/* HTTP */
 	uint64_t http_requests;
