@@ -16,6 +16,7 @@
 #define CAPTURE_DEFAULT_SNAPLEN 262144
 #define CAPTURE_DEFAULT_BUFFER (64 * 1024 * 1024)
 #define CAPTURE_DEFAULT_TIMEOUT_MS 100
+#define CAPTURE_BLOCK_TIMEOUT_MS 1
 /* "One live batch": at most one kernel buffer, but never unbounded. */
 #define CAPTURE_LIVE_BATCH 4096
 
@@ -122,7 +123,13 @@ struct capture *capture_open_live(const struct capture_live_config *cfg, char *e
 	pcap_set_snaplen(p, cfg->snaplen > 0 ? cfg->snaplen : CAPTURE_DEFAULT_SNAPLEN);
 	pcap_set_buffer_size(p, cfg->buffer_bytes > 0 ? cfg->buffer_bytes
 						      : CAPTURE_DEFAULT_BUFFER);
-	pcap_set_timeout(p, cfg->timeout_ms > 0 ? cfg->timeout_ms : CAPTURE_DEFAULT_TIMEOUT_MS);
+	/*
+	 * The kernel hands over a TPACKET_V3 block when it is full or this old:
+	 * 1 ms keeps packets at most ~1 ms late, so the socket -> process lookup
+	 * still finds connections that live only a few milliseconds, while busy
+	 * traffic is still delivered in blocks. Our own poll() uses timeout_ms.
+	 */
+	pcap_set_timeout(p, CAPTURE_BLOCK_TIMEOUT_MS);
 	/* Not every interface offers ns timestamps; us is then converted. */
 	pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
 
