@@ -22,6 +22,7 @@
 #define FLOW_DEFAULT_GLOBAL (32 * 1024 * 1024)
 #define FLOW_DEFAULT_IDLE (60 * TS_NS_PER_SEC)
 #define FLOW_DEFAULT_SYN (5 * TS_NS_PER_SEC)
+#define FLOW_DEFAULT_LINGER (60 * TS_NS_PER_SEC)
 /* Buckets are a power of two; beyond this, chains just get longer. */
 #define FLOW_MAX_BUCKETS (1u << 22)
 
@@ -163,6 +164,8 @@ struct flow_table *flow_table_new(const struct flow_table_config *cfg)
 		ft->cfg.idle_timeout = FLOW_DEFAULT_IDLE;
 	if (ft->cfg.syn_timeout <= 0)
 		ft->cfg.syn_timeout = FLOW_DEFAULT_SYN;
+	if (ft->cfg.closed_linger <= 0)
+		ft->cfg.closed_linger = FLOW_DEFAULT_LINGER;
 
 	uint32_t nb = 1024;
 	while (nb < FLOW_MAX_BUCKETS && nb < ft->cfg.max_flows * 2)
@@ -271,9 +274,11 @@ static void flow_destroy(struct flow_table *ft, struct flow *f, ts_ns ts)
 
 /*
  * A finished connection (both FINs, or RST) stays in the table as a closed
- * entry for syn_timeout, like TCP's TIME_WAIT: duplicated packets (a capture
- * on "any" sees a bridged packet twice) and late retransmissions are then
- * recognised instead of starting a bogus midstream flow.
+ * entry for closed_linger (60 s, TCP's TIME_WAIT is 60 s on Linux):
+ * duplicated packets (a capture on "any" sees a bridged packet twice, some
+ * captures replay whole connections later) and late retransmissions are then
+ * recognised instead of starting a bogus midstream flow. Closed entries are
+ * the first to go when the table is full, so lingering costs no capacity.
  */
 static void flow_finish(struct flow_table *ft, struct flow *f, ts_ns ts)
 {
@@ -498,7 +503,7 @@ void flow_table_expire(struct flow_table *ft, ts_ns now)
 		ft->cfg.q->flows_expired_idle++;
 		flow_destroy(ft, f, now);
 	}
-	while ((f = ft->lru[FLOW_CLOSED].head) && f->last_seen < now - ft->cfg.syn_timeout)
+	while ((f = ft->lru[FLOW_CLOSED].head) && f->last_seen < now - ft->cfg.closed_linger)
 		flow_destroy(ft, f, now);
 }
 

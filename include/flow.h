@@ -28,6 +28,7 @@ struct flow_table_config {
 	size_t global_buffer;		/* all flows' held bytes; default 32 MiB */
 	ts_ns idle_timeout;		/* default 60 s of capture time */
 	ts_ns syn_timeout;		/* never-established flows; default 5 s */
+	ts_ns closed_linger;		/* finished connections kept to spot duplicates; default 60 s */
 	/*
 	 * Optional: called once when a flow's first payload byte is seen, so the
 	 * live path can map the socket to its process while it still exists.
