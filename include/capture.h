@@ -16,8 +16,10 @@ typedef void (*capture_packet_fn)(void *ctx, int dlt, const uint8_t *frame, size
 				  size_t wirelen, ts_ns ts);
 
 /*
- * Opens a capture file. On failure returns NULL and writes the reason into
- * err (e.g. "truncated dump file", "unknown file format").
+ * Opens a capture file (pcap or pcapng; timestamps kept to the nanosecond).
+ * On failure returns NULL and writes into err a whole message naming the file
+ * and the reason, e.g. "cannot open capture 'x.pcap': unknown file format"
+ * or "...: truncated dump file; tried to read 24 file header bytes, only got 3".
  */
 struct capture *capture_open_file(const char *path, char *err, size_t errlen);
 
@@ -29,7 +31,11 @@ struct capture_live_config {
 	int timeout_ms;			/* read timeout; default 100 */
 };
 
-/* Opens and activates a live capture; NULL with a reason naming the capability when denied. */
+/*
+ * Opens and activates a live capture; NULL with a whole message when it cannot,
+ * naming the interface and, when denied, the capability:
+ * "cannot activate capture on 'eth0': permission denied (needs CAP_NET_RAW)".
+ */
 struct capture *capture_open_live(const struct capture_live_config *cfg, char *err, size_t errlen);
 
 /* The datalink type (DLT_*) of the capture. */
@@ -43,6 +49,11 @@ int capture_dlt(const struct capture *c);
  */
 int capture_next_batch(struct capture *c, int max, capture_packet_fn fn, void *ctx);
 
+/*
+ * The last read error as a whole message naming the file, the offset of the
+ * record that could not be read and the reason, e.g. "cannot read capture
+ * 'x.pcap' at offset 1234: truncated dump file; tried to read ...". "" if none.
+ */
 const char *capture_error(const struct capture *c);
 
 struct capture_stats {
@@ -59,7 +70,12 @@ long capture_file_offset(const struct capture *c);
 /* Breaks a blocking capture loop from a signal handler. */
 void capture_breakloop(struct capture *c);
 
-/* The selectable fd for a live capture (poll), -1 otherwise. */
+/*
+ * The selectable fd for a live capture (poll), -1 otherwise. A live capture is
+ * read nonblocking: capture_next_batch() itself waits up to timeout_ms in
+ * poll() when nothing is queued, so it returns 0 on a quiet interface instead
+ * of blocking (libpcap's TPACKET_V3 timeout starts only with the first packet).
+ */
 int capture_fd(const struct capture *c);
 
 void capture_free(struct capture *c);

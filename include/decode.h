@@ -42,7 +42,10 @@ int decode_linktype_supported(int dlt);
 /*
  * Decodes one frame. Returns 0 and fills seg for a TCP segment; returns a
  * negative value for anything else (not IP, not TCP, truncated, malformed),
- * having counted the reason in q.
+ * having counted the reason in q. Every call counts the frame in q->packets
+ * and its wire length in q->bytes (callers must not count them again).
+ * Bytes past the IP length (Ethernet padding) are trimmed; a frame cut by
+ * the snaplen (caplen < wirelen) is kept, with payload_len < payload_wire_len.
  */
 int decode_frame(int dlt, const uint8_t *frame, size_t caplen, size_t wirelen, ts_ns ts,
 		 struct tcp_segment *seg, struct quality *q);

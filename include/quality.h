@@ -33,6 +33,7 @@ struct quality {
 	uint64_t tcp_retransmits;	/* segments (or parts) already delivered */
 	uint64_t reasm_flow_cap_hits;	/* per-flow buffer cap forced a gap */
 	uint64_t reasm_global_cap_hits;	/* global buffer cap forced a gap */
+	uint64_t flows_parser_failed;	/* parser open() failed: flow not decoded */
 
 	/* HTTP */
 	uint64_t http_requests;
@@ -51,6 +52,7 @@ struct quality {
 	uint64_t mongo_decompress_errors;
 	uint64_t mongo_oversize;	/* over the 48 MB or decompressed cap */
 	uint64_t mongo_unknown_opcode_msgs;
+	uint64_t mongo_gap_messages;	/* messages lost (dropped) to a TCP gap */
 	/* each distinct unknown opcode once, for "Unknown opcode 2269" reporting */
 	int32_t unknown_opcodes[QUALITY_MAX_UNKNOWN_OPCODES];
 	unsigned n_unknown_opcodes;
