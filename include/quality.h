@@ -6,6 +6,7 @@
 #ifndef TIERPROBE_QUALITY_H
 #define TIERPROBE_QUALITY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define QUALITY_MAX_UNKNOWN_OPCODES 64
@@ -61,6 +62,14 @@ struct quality {
 	uint64_t kernel_drops;
 	uint64_t iface_drops;
 };
+
+/* The counters by name, in summary order (summary.json "quality"; read back by report). */
+struct quality_field {
+	const char *name;
+	size_t offset;		/* of a uint64_t inside struct quality */
+};
+extern const struct quality_field quality_fields[];
+extern const size_t QUALITY_NFIELDS;
 
 /* Records an unknown opcode; returns 1 the first time this opcode is seen, else 0. */
 int quality_note_unknown_opcode(struct quality *q, int32_t opcode);

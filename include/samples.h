@@ -20,7 +20,20 @@
 
 struct samples;
 
-/* Per-interval figures the verdict reads back (one per written row). */
+/* Host and server columns the verdict reads, found by name among the extra columns. */
+enum sample_input {
+	SI_CPU_IDLE, SI_CPU_IOWAIT, SI_CPU_STEAL, SI_CPU_BUSIEST_CORE, SI_LOAD1, SI_PROCS_RUNNING,
+	SI_SWAP_IN, SI_SWAP_OUT, SI_MEM_AVAILABLE, SI_DISK_UTIL_MAX, SI_WEB_PIDS, SI_WEB_CPU,
+	SI_WEB_THREADS, SI_MONGOD_CPU, SI_SELF_CPU, SI_SELF_RSS, SI_MONGO_SERVER_LATENCY,
+	SI_MONGO_QUEUE, SI_MONGO_TICKETS, SI_MONGO_CONNECTIONS, SI_COUNT
+};
+extern const char *const sample_input_names[SI_COUNT];
+
+/*
+ * Per-interval figures the verdict reads (one per written row). They are
+ * parsed back from the row's own text, so `tierprobe report` reading
+ * samples.csv gets exactly what the run decided from.
+ */
 struct interval_stats {
 	ts_ns end;
 	double http_rps;
@@ -31,7 +44,11 @@ struct interval_stats {
 	double mongo_server_ms;	/* serverStatus' mean server-side latency; NAN without polling */
 	uint64_t http_count, http_errors;
 	uint64_t drops;
+	double in[SI_COUNT];	/* NAN when the column is absent or empty */
 };
+
+/* Reads samples.csv back (tierprobe report). Returns 0 and a malloc'ed array, or -errno. */
+int samples_read(const char *path, struct interval_stats **out, size_t *n);
 
 /*
  * Creates dir/samples.csv with the fixed traffic columns followed by the

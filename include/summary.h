@@ -6,6 +6,7 @@
 #define TIERPROBE_SUMMARY_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "aggregate.h"
 #include "outputs.h"
@@ -17,6 +18,9 @@ int summary_write_tables(const char *dir, struct aggregate *a);
 /* Writes dir/summary.txt and dir/summary.json (and the text to stdout if asked). */
 int summary_write(const char *dir, struct aggregate *a, const struct quality *q,
 		  const struct run_info *info, int print);
+
+/* Prints the summary text (with the verdict) to f without writing any file. */
+void summary_print(FILE *f, struct aggregate *a, const struct quality *q, const struct run_info *info);
 
 /*
  * Formats v rounded to `sig` significant figures without exponent noise

@@ -21,6 +21,19 @@ char *timestamp_format(ts_ns ts, char *buf, size_t len);
 /* Parses what timestamp_format() writes; returns 0 or -EINVAL. */
 int timestamp_parse(const char *s, ts_ns *out);
 
+/*
+ * ts truncated to whole microseconds, as the CSV files print it. Everything
+ * derived from capture times (latencies, percentiles) is computed from these
+ * so that `tierprobe report` re-reading the CSVs gets exactly the same numbers.
+ */
+static inline ts_ns timestamp_floor_us(ts_ns ts)
+{
+	if (ts == TS_NONE)
+		return ts;
+	ts_ns r = ts % 1000;
+	return ts - (r < 0 ? r + 1000 : r);
+}
+
 /* Current wall-clock time (CLOCK_REALTIME) in the same unit. */
 ts_ns timestamp_now(void);
 

@@ -40,6 +40,8 @@ enum txn_note {
 
 /* Writes the notes as "gap-request;no-response" into buf (NUL-terminated); "" for none. */
 char *txn_note_format(unsigned notes, char *buf, size_t len);
+/* The inverse of txn_note_format (unknown names are ignored). */
+unsigned txn_note_parse(const char *text);
 
 #define HTTP_METHOD_MAX 16
 #define HTTP_ROUTE_MAX 256

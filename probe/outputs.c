@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,16 +171,29 @@ static void stream_error(struct outputs *o, const char *table, int rc)
 	}
 }
 
+/* Times as the CSVs print them, so a re-read (tierprobe report) computes the same figures. */
+static void floor_times(struct txn_times *t)
+{
+	t->req_first = timestamp_floor_us(t->req_first);
+	t->req_last = timestamp_floor_us(t->req_last);
+	t->resp_first = timestamp_floor_us(t->resp_first);
+	t->resp_last = timestamp_floor_us(t->resp_last);
+}
+
 static void on_http(void *ctx, const struct http_txn *t)
 {
 	struct outputs *o = ctx;
-	join_http(o->join, t, 0);	/* the pid is asked for when it is judged */
+	struct http_txn copy = *t;
+	floor_times(&copy.t);
+	join_http(o->join, &copy, 0);	/* the pid is asked for when it is judged */
 }
 
 static void on_mongo(void *ctx, const struct mongo_txn *t)
 {
 	struct outputs *o = ctx;
-	join_mongo(o->join, t, 0);
+	struct mongo_txn copy = *t;
+	floor_times(&copy.t);
+	join_mongo(o->join, &copy, 0);
 }
 
 static void write_http(void *ctx, const struct joined_http *j)
@@ -195,11 +209,12 @@ static void write_http(void *ctx, const struct joined_http *j)
 	status[0] = '\0';
 	if (t->status > 0)
 		snprintf(status, sizeof(status), "%d", t->status);
-	if (j->db_ns >= 0) {
+	double db_ns = j->db_ns >= 0 ? round(j->db_ns / 1000) * 1000 : -1;	/* as printed */
+	if (db_ns >= 0) {
 		double lat_ns = (double)(t->t.resp_last - t->t.req_first);
-		snprintf(db, sizeof(db), "%.3f", j->db_ns / 1e6);
+		snprintf(db, sizeof(db), "%.3f", db_ns / 1e6);
 		snprintf(ops, sizeof(ops), "%u", j->db_ops);
-		snprintf(app, sizeof(app), "%.3f", (lat_ns - j->db_ns) / 1e6);
+		snprintf(app, sizeof(app), "%.3f", (lat_ns - db_ns) / 1e6);
 	}
 	const char *cells[] = {
 		fmt_u64(id, sizeof(id), j->id),
@@ -224,7 +239,7 @@ static void write_http(void *ctx, const struct joined_http *j)
 	int rc = csv_writer_row(o->http, cells, NCOLS(cells));
 	if (rc)
 		stream_error(o, "http.csv", rc);
-	aggregate_http(&o->agg, t, j->db_ns, j->db_ops);
+	aggregate_http(&o->agg, t, db_ns, j->db_ops);
 	if (o->observe_http)
 		o->observe_http(o->observe_ctx, j);
 }

@@ -21,6 +21,14 @@ static const char *const traffic_columns[] = {
 };
 #define N_TRAFFIC (sizeof(traffic_columns) / sizeof(traffic_columns[0]))
 
+const char *const sample_input_names[SI_COUNT] = {
+	"cpu_idle_pct", "cpu_iowait_pct", "cpu_steal_pct", "cpu_busiest_core_pct", "load1",
+	"procs_running", "swap_in_kib_per_s", "swap_out_kib_per_s", "mem_available_mib",
+	"disk_util_max_pct", "web_pids", "web_cpu_pct", "web_threads", "mongod_cpu_pct",
+	"self_cpu_pct", "self_rss_mib", "mongo_server_latency_ms", "mongo_queue",
+	"mongo_tickets_available", "mongo_connections",
+};
+
 struct pending_row {
 	ts_ns start, end;
 	int closed;
@@ -36,7 +44,7 @@ struct samples {
 	struct csv_writer *w;
 	char *path;
 	size_t n_extra;
-	long server_latency_col;	/* extra column with serverStatus' mean latency, or -1 */
+	long input_col[SI_COUNT];	/* extra column of each verdict input, or -1 */
 	ts_ns start;
 	struct pending_row *rows;	/* ordered by time; rows[0] is the oldest unwritten */
 	size_t nrows, cap;
@@ -72,11 +80,13 @@ struct samples *samples_new(const char *dir, ts_ns start, const char *const *ext
 	s->path = strdup(path);
 	s->n_extra = n_extra;
 	s->start = start;
-	/* The wire's view next to the server's: found by name, so collectors stay independent. */
-	s->server_latency_col = -1;
-	for (size_t i = 0; i < n_extra; i++)
-		if (strcmp(extra[i], "mongo_server_latency_ms") == 0)
-			s->server_latency_col = (long)i;
+	/* Found by name, so the collectors stay independent of this table. */
+	for (int k = 0; k < SI_COUNT; k++) {
+		s->input_col[k] = -1;
+		for (size_t i = 0; i < n_extra; i++)
+			if (strcmp(extra[i], sample_input_names[k]) == 0)
+				s->input_col[k] = (long)i;
+	}
 	return s;
 }
 
@@ -164,6 +174,31 @@ void samples_close_interval(struct samples *s, ts_ns now, const collector_cell *
 		memcpy(r->extra, extra, s->n_extra * sizeof(collector_cell));
 }
 
+static double cell_value(const char *c)
+{
+	char *end;
+	if (!c || !c[0])
+		return NAN;
+	double v = strtod(c, &end);
+	return end == c ? NAN : v;
+}
+
+/* The verdict's traffic figures, parsed back from the row's text (see samples.h). */
+static void traffic_stats_from_cells(const collector_cell *c, struct interval_stats *st)
+{
+	timestamp_parse(c[0], &st->end);
+	st->http_rps = cell_value(c[5]);
+	st->http_p50_ms = cell_value(c[6]);
+	st->http_p95_ms = cell_value(c[7]);
+	st->http_errors = (uint64_t)strtoull(c[8], NULL, 10);
+	st->in_flight = cell_value(c[9]);
+	st->mongo_mean_ms = cell_value(c[13]);
+	st->db_share_pct = cell_value(c[15]);
+	st->drops = (uint64_t)strtoull(c[3], NULL, 10) + (uint64_t)strtoull(c[4], NULL, 10);
+	st->http_count = (uint64_t)llround(st->http_rps * cell_value(c[1]));
+	st->mongo_server_ms = st->in[SI_MONGO_SERVER_LATENCY];
+}
+
 static void fmt(char *buf, size_t len, int decimals, double v)
 {
 	if (isfinite(v))
@@ -204,15 +239,13 @@ static int write_row(struct samples *s, struct pending_row *r)
 	fmt(c[10], sizeof(c[10]), 2, (double)r->mongo.count / secs);
 	fmt(c[11], sizeof(c[11]), 3, r->mongo.count ? dist_quantile(&r->mongo, .5) / 1e6 : NAN);
 	fmt(c[12], sizeof(c[12]), 3, r->mongo.count ? dist_quantile(&r->mongo, .95) / 1e6 : NAN);
+	for (int k = 0; k < SI_COUNT; k++)
+		st.in[k] = s->input_col[k] >= 0 && r->extra ? cell_value(r->extra[s->input_col[k]]) : NAN;
 	double mongo_mean = r->mongo.count ? dist_mean(&r->mongo) / 1e6 : NAN;
-	double server = NAN;
-	if (s->server_latency_col >= 0 && r->extra && r->extra[s->server_latency_col][0])
-		server = strtod(r->extra[s->server_latency_col], NULL);
 	fmt(c[13], sizeof(c[13]), 3, mongo_mean);
-	fmt(c[14], sizeof(c[14]), 3, mongo_mean - server);
+	fmt(c[14], sizeof(c[14]), 3, mongo_mean - st.in[SI_MONGO_SERVER_LATENCY]);
 	fmt(c[15], sizeof(c[15]), 1, st.db_share_pct);
-	st.mongo_mean_ms = mongo_mean;
-	st.mongo_server_ms = server;
+	traffic_stats_from_cells(c, &st);
 	for (size_t i = 0; i < N_TRAFFIC; i++)
 		cells[i] = c[i];
 	for (size_t i = 0; i < s->n_extra && i < 256; i++)
@@ -292,4 +325,61 @@ void samples_free(struct samples *s)
 	free(s->stats);
 	free(s->path);
 	free(s);
+}
+
+int samples_read(const char *path, struct interval_stats **out, size_t *n)
+{
+	struct csv_reader *r = csv_reader_open(path);
+	char **cells;
+	int nc;
+	long col_traffic[N_TRAFFIC], col_in[SI_COUNT];
+	struct interval_stats *arr = NULL;
+	size_t len = 0, cap = 0;
+
+	if (!r)
+		return -errno;
+	nc = csv_reader_next(r, &cells);
+	if (nc <= 0) {
+		csv_reader_free(r);
+		return -EINVAL;
+	}
+	for (size_t k = 0; k < N_TRAFFIC; k++) {
+		col_traffic[k] = -1;
+		for (int i = 0; i < nc; i++)
+			if (strcmp(cells[i], traffic_columns[k]) == 0)
+				col_traffic[k] = i;
+	}
+	for (int k = 0; k < SI_COUNT; k++) {
+		col_in[k] = -1;
+		for (int i = 0; i < nc; i++)
+			if (strcmp(cells[i], sample_input_names[k]) == 0)
+				col_in[k] = i;
+	}
+	while ((nc = csv_reader_next(r, &cells)) > 0) {
+		collector_cell c[N_TRAFFIC];
+		struct interval_stats st;
+		memset(&st, 0, sizeof(st));
+		for (size_t k = 0; k < N_TRAFFIC; k++)
+			snprintf(c[k], sizeof(c[k]), "%s", col_traffic[k] >= 0 && col_traffic[k] < nc
+				 ? cells[col_traffic[k]] : "");
+		for (int k = 0; k < SI_COUNT; k++)
+			st.in[k] = col_in[k] >= 0 && col_in[k] < nc ? cell_value(cells[col_in[k]]) : NAN;
+		traffic_stats_from_cells(c, &st);
+		if (len == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct interval_stats *g = realloc(arr, ncap * sizeof(*g));
+			if (!g) {
+				free(arr);
+				csv_reader_free(r);
+				return -ENOMEM;
+			}
+			arr = g;
+			cap = ncap;
+		}
+		arr[len++] = st;
+	}
+	csv_reader_free(r);
+	*out = arr;
+	*n = len;
+	return nc < 0 ? -EINVAL : 0;
 }

@@ -172,25 +172,6 @@ static void text_dist_line(FILE *f, const char *what, uint64_t count, uint64_t e
 	fputc('\n', f);
 }
 
-struct quality_field {
-	const char *name;
-	size_t offset;
-};
-
-#define QF(field) { #field, offsetof(struct quality, field) }
-static const struct quality_field quality_fields[] = {
-	QF(packets), QF(bytes), QF(packets_truncated), QF(packets_not_ip), QF(packets_not_tcp),
-	QF(packets_bad_header), QF(packets_ignored_port), QF(ip_fragments), QF(flows),
-	QF(flows_midstream), QF(flows_expired_idle), QF(flows_evicted),
-	QF(flows_never_established), QF(tcp_gaps), QF(tcp_gap_bytes), QF(tcp_out_of_order),
-	QF(tcp_retransmits), QF(reasm_flow_cap_hits), QF(reasm_global_cap_hits),
-	QF(http_requests), QF(http_responses), QF(http_unmatched_requests),
-	QF(http_unmatched_responses), QF(http_parse_errors), QF(http_gaps), QF(mongo_messages),
-	QF(mongo_unmatched_requests), QF(mongo_unmatched_replies), QF(mongo_parse_errors),
-	QF(mongo_bson_errors), QF(mongo_decompress_errors), QF(mongo_oversize),
-	QF(mongo_unknown_opcode_msgs), QF(kernel_drops), QF(iface_drops),
-};
-
 static uint64_t quality_get(const struct quality *q, size_t i)
 {
 	uint64_t v;
@@ -249,7 +230,7 @@ static void write_text(FILE *f, struct aggregate *a, const struct quality *q,
 	}
 	fprintf(f, "\nmeasurement quality:");
 	int n = 0;
-	for (size_t i = 0; i < NCOLS(quality_fields); i++) {
+	for (size_t i = 0; i < QUALITY_NFIELDS; i++) {
 		uint64_t val = quality_get(q, i);
 		if (!val && i > 1)
 			continue;
@@ -322,7 +303,7 @@ static void write_json(FILE *f, struct aggregate *a, const struct quality *q,
 	json_end_object(&j);
 
 	json_begin_object(&j, "quality");
-	for (size_t i = 0; i < NCOLS(quality_fields); i++)
+	for (size_t i = 0; i < QUALITY_NFIELDS; i++)
 		json_uint(&j, quality_fields[i].name, quality_get(q, i));
 	json_begin_array(&j, "unknown_opcodes");
 	for (unsigned i = 0; i < q->n_unknown_opcodes; i++)
@@ -402,4 +383,12 @@ int summary_write(const char *dir, struct aggregate *a, const struct quality *q,
 		write_text(stdout, a, q, info, &v);
 	verdict_release(&v);
 	return rc ? rc : rc2;
+}
+
+void summary_print(FILE *f, struct aggregate *a, const struct quality *q, const struct run_info *info)
+{
+	struct verdict v;
+	verdict_decide(a, q, info, &v);
+	write_text(f, a, q, info, &v);
+	verdict_release(&v);
 }

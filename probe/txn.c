@@ -25,3 +25,18 @@ char *txn_note_format(unsigned notes, char *buf, size_t len)
 	}
 	return buf;
 }
+
+unsigned txn_note_parse(const char *text)
+{
+	unsigned notes = 0;
+	const char *p = text;
+	while (p && *p) {
+		const char *end = strchr(p, ';');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		for (size_t i = 0; i < sizeof(note_names) / sizeof(note_names[0]); i++)
+			if (strlen(note_names[i]) == len && strncmp(p, note_names[i], len) == 0)
+				notes |= 1u << i;
+		p = end ? end + 1 : NULL;
+	}
+	return notes;
+}
