@@ -55,6 +55,7 @@ class Run:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         self.rc, self.stdout, self.stderr = p.returncode, p.stdout, p.stderr
         self.cmd = " ".join(cmd)
+        self.files = list(files)
 
     def table(self, name):
         with open(os.path.join(self.dir, name), newline="", encoding="utf-8") as f:
@@ -65,10 +66,13 @@ class Run:
             return json.load(f)
 
     def all_output_text(self):
+        """Every output file's text, minus the input file names the summary repeats."""
         text = ""
         for name in sorted(os.listdir(self.dir)):
             with open(os.path.join(self.dir, name), encoding="utf-8", errors="replace") as f:
                 text += f.read()
+        for path in self.files:
+            text = text.replace(path, "")
         return text
 
     def ok(self):
