@@ -199,6 +199,13 @@ static int inode_netlink(struct sockmap *m, const struct endpoint *local, const 
 			    h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
 				const struct inet_diag_msg *d = NLMSG_DATA(h);
 				/*
+				 * The kernel's exact lookup falls back to the listening
+				 * socket once the connection is gone; every worker shares
+				 * that one, so it would name the wrong process.
+				 */
+				if (d->idiag_state == PROCNET_TCP_LISTEN || d->id.idiag_dport != htons(remote->port))
+					return -ENOENT;
+				/*
 				 * No inode: either finished (TIME_WAIT) or still in the
 				 * listener's accept queue, which no process owns until
 				 * accept() - worth asking again a little later.

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "csv.h"
 #include "join.h"
@@ -19,6 +20,7 @@ struct outputs {
 	struct csv_writer *http;
 	struct csv_writer *mongo;
 	struct join *join;	/* holds transactions until their attribution is known */
+	int self_pid;
 	struct aggregate agg;
 	struct txn_sink sink;
 	void (*observe_http)(void *ctx, const struct joined_http *);
@@ -95,6 +97,7 @@ struct outputs *outputs_open(const char *dir)
 		return NULL;
 	}
 	o->dir = strdup(dir);
+	o->self_pid = (int)getpid();
 	struct join_config jc = {
 		.emit_http = write_http,
 		.emit_mongo = write_mongo,
@@ -268,6 +271,10 @@ static void write_mongo(void *ctx, const struct joined_mongo *j)
 	struct outputs *o = ctx;
 	const struct mongo_txn *t = j->t;
 	char http_ids[128] = "";
+
+	/* The probe's own serverStatus polling is not the application's traffic. */
+	if (j->pid > 0 && j->pid == o->self_pid)
+		return;
 	char id[24], start[TIMESTAMP_STRLEN], req_end[TIMESTAMP_STRLEN], resp_start[TIMESTAMP_STRLEN],
 		end[TIMESTAMP_STRLEN], cli[ENDPOINT_STRLEN], srv[ENDPOINT_STRLEN], pid[16], rid[16], shape[24], lat[32], svr[32], reqb[24],
 		respb[24], docs[24], ok[12], code[16], note[160];
