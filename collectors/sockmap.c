@@ -395,10 +395,14 @@ struct sockmap_request {
 /*
  * A connection whose first data arrives before the server accept()s it has
  * no owner yet (-EAGAIN): a busy pool of sync workers may take a while to
- * get to it. It is asked again after 1, 2, 4 ... 128 ms (ASYNC_TRIES tries
- * in all, ~255 ms), without holding up the requests behind it.
+ * get to it, then answer and close it within a millisecond. It is asked
+ * again every 100 us for 5 ms, then after 1, 2, 4 ... 256 ms (about 1.5 s in
+ * all), without holding up the requests behind it. The fast phase is short
+ * so that a long accept queue (starved workers) does not cost much CPU.
  */
-#define ASYNC_TRIES 9
+#define ASYNC_FAST_TRIES 50
+#define ASYNC_FAST_RETRY_S 0.0001
+#define ASYNC_TRIES (ASYNC_FAST_TRIES + 12)
 #define ASYNC_RETRY_S 0.001
 
 static double async_now(void)
@@ -448,6 +452,19 @@ static void push_result(struct sockmap_async *a, const struct sockmap_result *rs
 	}
 	a->res[(a->res_head + a->res_len) % a->cap] = *rs;
 	a->res_len++;
+}
+
+/*
+ * A sync worker may accept, answer and close a connection within a
+ * millisecond or two, so the first retries come every 100 us (a netlink
+ * round trip costs ~15 us); after ASYNC_FAST_TRIES the delay doubles.
+ */
+static double retry_delay_s(int tries)
+{
+	if (tries < ASYNC_FAST_TRIES)
+		return ASYNC_FAST_RETRY_S;
+	int k = tries - ASYNC_FAST_TRIES;
+	return ASYNC_RETRY_S * (double)(1u << (k < 8 ? k : 8));
 }
 
 static void *async_main(void *arg)
@@ -510,7 +527,7 @@ static void *async_main(void *arg)
 		pthread_mutex_lock(&a->mu);
 		sockmap_get_stats(a->m, &a->st);
 		if (rs.err == -EAGAIN && rq.tries + 1 < ASYNC_TRIES && a->ndef < a->cap) {
-			rq.due = async_now() + ASYNC_RETRY_S * (double)(1u << rq.tries);
+			rq.due = async_now() + retry_delay_s(rq.tries);
 			rq.tries++;
 			a->def[a->ndef++] = rq;
 			a->retries++;
