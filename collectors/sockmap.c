@@ -200,11 +200,12 @@ static int inode_netlink(struct sockmap *m, const struct endpoint *local, const 
 				const struct inet_diag_msg *d = NLMSG_DATA(h);
 				/*
 				 * The kernel's exact lookup falls back to the listening
-				 * socket once the connection is gone; every worker shares
-				 * that one, so it would name the wrong process.
+				 * socket when it does not find the connection itself (not
+				 * set up yet, or already gone). Every worker shares the
+				 * listener, so it would name the wrong process: ask again.
 				 */
 				if (d->idiag_state == PROCNET_TCP_LISTEN || d->id.idiag_dport != htons(remote->port))
-					return -ENOENT;
+					return -EAGAIN;
 				/*
 				 * No inode: either finished (TIME_WAIT) or still in the
 				 * listener's accept queue, which no process owns until
