@@ -527,7 +527,12 @@ static void *async_main(void *arg)
 
 		pthread_mutex_lock(&a->mu);
 		sockmap_get_stats(a->m, &a->st);
-		if (rs.err == -EAGAIN && rq.tries + 1 < ASYNC_TRIES && a->ndef < a->cap) {
+		/*
+		 * -ENOENT is retried too: right after the handshake the kernel may
+		 * not show the socket yet, or its fd may not be installed yet.
+		 */
+		if ((rs.err == -EAGAIN || rs.err == -ENOENT) && rq.tries + 1 < ASYNC_TRIES &&
+		    a->ndef < a->cap) {
 			rq.due = async_now() + retry_delay_s(rq.tries);
 			rq.tries++;
 			a->def[a->ndef++] = rq;
