@@ -29,8 +29,9 @@
 #   mongo_zlib.pcap, mongo_zstd.pcap   pymongo compressors=zlib / zstd (OP_COMPRESSED ids 2 / 3)
 #   mongo_libmongoc.pcap    libmongoc handshake + serverStatus, compressors=zstd
 #   http_ipv6.pcap, mongo_ipv6.pcap    the same kind of traffic over ::1
-#   http_vlan.pcap          curl across a veth pair between two namespaces, over VLAN 100
-#                           interfaces, captured on the underlying veth: frames carry 802.1Q
+#   http_vlan.pcap          curl in one namespace, the server in another, every frame between
+#                           them tagged VLAN 100 on a trunk veth where it is captured (the
+#                           tagging is userspace, vlan_relay.py: this kernel lacks 802.1Q)
 #   any_sll2.pcap           tcpdump -i any -y LINUX_SLL2: curl + pymongo together
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -38,7 +39,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 PY=/usr/bin/python3            # Debian's: pymongo, zstandard, snappy
 OUT=$(mkdir -p "${1:-$HERE}" && cd "${1:-$HERE}" && pwd)
 TMP=$(mktemp -d /tmp/tp-captures.XXXXXX)
-NS=tpcap$$ NSA=tpcapa$$ NSB=tpcapb$$
+NS=tpcap$$ NSA=tpcapa$$ NSM=tpcapm$$ NSB=tpcapb$$
 PIDS=()
 HP=8000 MP=27017
 
@@ -49,14 +50,14 @@ cleanup() {
 		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$p" 2>/dev/null
 	done
-	for n in $NS $NSA $NSB; do ip netns del "$n" 2>/dev/null; done
+	for n in $NS $NSA $NSM $NSB; do ip netns del "$n" 2>/dev/null; done
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 die() { echo "make_captures: $*" >&2; exit 1; }
-for t in tcpdump tshark curl ip gcc; do command -v $t >/dev/null || die "$t missing"; done
+for t in tcpdump tshark curl ip gcc ethtool; do command -v $t >/dev/null || die "$t missing"; done
 [ "$(id -u)" -eq 0 ] || die "needs root (ip netns, tcpdump)"
 
 # bg NS LOG CMD... : start CMD in namespace NS in the background, remember its pid.
@@ -178,8 +179,44 @@ in_ns "$PY" "$HERE/mongo_client.py" basic 127.0.0.1 $MP
 cap_stop any_sll2.pcap
 stop "$MONGO_PID"
 
+# ---- 802.1Q: client and server namespaces joined through a tagging trunk ----------------------
+# The kernel here has no VLAN support (no CONFIG_VLAN_8021Q: "ip link add link veth0 name
+# veth0.100 type vlan id 100" fails with "Unknown device type"; no bridge VLAN filtering, no tc
+# vlan action), so vlan_relay.py tags and untags in a middle namespace and the capture is taken
+# on its trunk veth: the client's and the server's own TCP/IP stacks and programs are real.
+ip netns add $NSA
+ip netns add $NSM
+ip netns add $NSB
+ip -n $NSA link add veth0 type veth peer name veth1 netns $NSM
+ip -n $NSB link add veth3 type veth peer name veth2 netns $NSM
+ip -n $NSM link add trunk0 type veth peer name trunk1
+for i in veth1 veth2 trunk0 trunk1; do ip -n $NSM link set $i up; done
+ip -n $NSA addr add 10.231.100.1/24 dev veth0
+ip -n $NSB addr add 10.231.100.2/24 dev veth3
+ip -n $NSA link set veth0 up
+ip -n $NSB link set veth3 up
+ip -n $NSA link set lo up
+ip -n $NSB link set lo up
+# Frames leave the ends MTU-sized with their checksums filled in, so the relay can forward them.
+ip netns exec $NSA ethtool -K veth0 tx off tso off gso off >/dev/null
+ip netns exec $NSB ethtool -K veth3 tx off tso off gso off >/dev/null
+bg $NSM relay "$PY" "$HERE/vlan_relay.py" 100
+for _ in $(seq 100); do grep -q "up" "$TMP/relay.out" && break; sleep 0.05; done
+grep -q "up" "$TMP/relay.out" || die "vlan_relay did not start: $(cat "$TMP/relay.err")"
+bg $NSB httpv "$PY" "$HERE/http_app.py" --bind 10.231.100.2 --port $HP
+wait_port $NSB 10.231.100.2 $HP
+wait_port $NSA 10.231.100.2 $HP
+cap_start $NSM trunk0 http_vlan.pcap "vlan and tcp port $HP"
+ip netns exec $NSA curl -sS --http1.1 -o /dev/null -o /dev/null \
+	http://10.231.100.2:$HP/items/5 http://10.231.100.2:$HP/stream
+cap_stop http_vlan.pcap
+n=$(tshark -r "$OUT/http_vlan.pcap" -Y "vlan.id == 100" 2>/dev/null | wc -l)
+m=$(tshark -r "$OUT/http_vlan.pcap" 2>/dev/null | wc -l)
+[ "$n" -gt 0 ] && [ "$n" -eq "$m" ] || die "http_vlan.pcap: $n of $m frames tagged VLAN 100"
+echo "make_captures: http_vlan.pcap: all $n frames carry 802.1Q VLAN 100" >&2
+
 # ---- tshark references --------------------------------------------------------------------------
-for f in http_pipelined http_ipv6 any_sll2; do
+for f in http_pipelined http_ipv6 http_vlan any_sll2; do
 	"$PY" "$HERE/tshark_ref.py" http "$OUT/$f.pcap" $HP
 done
 for f in mongo_kind1 mongo_more_to_come mongo_exhaust mongo_zlib mongo_zstd mongo_libmongoc \

@@ -138,6 +138,21 @@ def check_http(rows, pcap, expect):
     return len(rows)
 
 
+def pcap_frames(path):
+    """(link type, [frame bytes]) of a classic little-endian pcap file, read directly."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    check(data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"), "%s: little-endian pcap" % path)
+    linktype = struct.unpack_from("<I", data, 20)[0]
+    frames, pos = [], 24
+    while pos + 16 <= len(data):
+        incl = struct.unpack_from("<I", data, pos + 8)[0]
+        frames.append(data[pos + 16:pos + 16 + incl])
+        pos += 16 + incl
+    return linktype, frames
+
+
 CASES = []
 
 
@@ -201,6 +216,10 @@ def http_ipv6(b):
 def http_vlan(b):
     path = cap("http_vlan.pcap")
     check(os.path.exists(path), "http_vlan.pcap missing (make_captures.sh)")
+    linktype, frames = pcap_frames(path)
+    check(linktype == 1 and frames and all(f[12:14] == b"\x81\x00" and f[14:16] == b"\x00\x64"
+                                           for f in frames),
+          "every frame Ethernet + 802.1Q VLAN 100 (link type %d)" % linktype)
     r = Run(b, [path], PORTS).ok()
     rows = r.table("http.csv")
     check(len(rows) == 2, "2 transactions over 802.1Q, got %d" % len(rows))
@@ -213,6 +232,8 @@ def http_vlan(b):
 
 @case
 def any_sll2(b):
+    linktype, frames = pcap_frames(cap("any_sll2.pcap"))
+    check(linktype == 276, "LINUX_SLL2 (276), got link type %d" % linktype)
     r = Run(b, [cap("any_sll2.pcap")], PORTS).ok()
     http = r.table("http.csv")
     check(len(http) == 1, "1 HTTP transaction on Linux cooked v2, got %d" % len(http))
