@@ -201,6 +201,7 @@ bool serverstatus_get(const struct serverstatus_doc *doc, enum serverstatus_fiel
 
 const char *const serverstatus_columns[SERVERSTATUS_NCOLUMNS] = {
 	[SERVERSTATUS_COL_TIME] = "time",
+	[SERVERSTATUS_COL_INTERVAL_S] = "interval_s",
 	[SERVERSTATUS_COL_UPTIME_S] = "uptime_s",
 	[SERVERSTATUS_COL_INSERT_PER_S] = "insert_per_s",
 	[SERVERSTATUS_COL_QUERY_PER_S] = "query_per_s",
@@ -242,6 +243,7 @@ const char *const serverstatus_columns[SERVERSTATUS_NCOLUMNS] = {
 enum ss_kind { SS_KIND_NONE, SS_KIND_COUNT, SS_KIND_RATE, SS_KIND_PCT };
 
 static const enum ss_kind ss_column_kind[SERVERSTATUS_NCOLUMNS] = {
+	[SERVERSTATUS_COL_INTERVAL_S] = SS_KIND_RATE,
 	[SERVERSTATUS_COL_UPTIME_S] = SS_KIND_COUNT,
 	[SERVERSTATUS_COL_INSERT_PER_S] = SS_KIND_RATE,
 	[SERVERSTATUS_COL_QUERY_PER_S] = SS_KIND_RATE,
@@ -418,6 +420,8 @@ enum serverstatus_delta_result serverstatus_delta(const struct serverstatus_doc 
 		return SERVERSTATUS_DELTA_BASELINE;
 	}
 
+	row->val[SERVERSTATUS_COL_INTERVAL_S] = dt_s;
+	row->present[SERVERSTATUS_COL_INTERVAL_S] = true;
 	ss_rate(row, SERVERSTATUS_COL_INSERT_PER_S, prev, cur, SERVERSTATUS_OP_INSERT, dt_s);
 	ss_rate(row, SERVERSTATUS_COL_QUERY_PER_S, prev, cur, SERVERSTATUS_OP_QUERY, dt_s);
 	ss_rate(row, SERVERSTATUS_COL_UPDATE_PER_S, prev, cur, SERVERSTATUS_OP_UPDATE, dt_s);

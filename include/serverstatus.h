@@ -108,6 +108,7 @@ bool serverstatus_get(const struct serverstatus_doc *doc, enum serverstatus_fiel
 /* The columns of serverstatus.csv, in order. */
 enum serverstatus_column {
 	SERVERSTATUS_COL_TIME,
+	SERVERSTATUS_COL_INTERVAL_S,	/* the time the rates cover (between the two samples) */
 	SERVERSTATUS_COL_UPTIME_S,
 	SERVERSTATUS_COL_INSERT_PER_S,
 	SERVERSTATUS_COL_QUERY_PER_S,
