@@ -34,6 +34,7 @@ static const char *const ss_sample_columns[] = {
 	"mongo_active_clients",
 	"mongo_tickets_available",	/* min of read and write tickets available */
 	"mongo_connections",
+	"mongo_connections_used_pct",	/* current / (current + available) */
 	"mongo_cache_used_pct",
 	"mongo_cache_dirty_pct",
 };
@@ -156,9 +157,12 @@ static void ss_poll(void *state, ts_ns now, collector_cell *cells)
 	cell(cells[2], 0, isfinite(qr) || isfinite(qw) ? (isfinite(qr) ? qr : 0) + (isfinite(qw) ? qw : 0) : NAN);
 	cell(cells[3], 0, isfinite(ar) || isfinite(aw) ? (isfinite(ar) ? ar : 0) + (isfinite(aw) ? aw : 0) : NAN);
 	cell(cells[4], 0, isfinite(tr) && isfinite(tw) ? fmin(tr, tw) : isfinite(tr) ? tr : tw);
-	cell(cells[5], 0, col(&row, SERVERSTATUS_COL_CONNECTIONS_CURRENT));
-	cell(cells[6], 1, col(&row, SERVERSTATUS_COL_CACHE_USED_PCT));
-	cell(cells[7], 1, col(&row, SERVERSTATUS_COL_CACHE_DIRTY_PCT));
+	double cc = col(&row, SERVERSTATUS_COL_CONNECTIONS_CURRENT);
+	double ca = col(&row, SERVERSTATUS_COL_CONNECTIONS_AVAILABLE);
+	cell(cells[5], 0, cc);
+	cell(cells[6], 1, isfinite(cc) && isfinite(ca) && cc + ca > 0 ? 100.0 * cc / (cc + ca) : NAN);
+	cell(cells[7], 1, col(&row, SERVERSTATUS_COL_CACHE_USED_PCT));
+	cell(cells[8], 1, col(&row, SERVERSTATUS_COL_CACHE_DIRTY_PCT));
 }
 
 static void ss_stop(void *state)

@@ -26,7 +26,8 @@ const char *const sample_input_names[SI_COUNT] = {
 	"procs_running", "swap_in_kib_per_s", "swap_out_kib_per_s", "mem_available_mib",
 	"disk_util_max_pct", "web_pids", "web_cpu_pct", "web_threads", "mongod_cpu_pct",
 	"self_cpu_pct", "self_rss_mib", "mongo_server_latency_ms", "mongo_queue",
-	"mongo_tickets_available", "mongo_connections",
+	"mongo_tickets_available", "mongo_connections", "mongo_connections_used_pct",
+	"mongo_cache_used_pct", "mongo_cache_dirty_pct",
 };
 
 struct pending_row {

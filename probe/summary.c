@@ -10,6 +10,7 @@
 #include "csv.h"
 #include "json.h"
 #include "log.h"
+#include "samples.h"
 #include "verdict.h"
 
 #define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
@@ -179,6 +180,71 @@ static uint64_t quality_get(const struct quality *q, size_t i)
 	return v;
 }
 
+/* What serverStatus said over the run, from the intervals that had a sample. */
+struct db_view {
+	size_t polled;			/* intervals with a serverStatus sample */
+	double queue_share;		/* of polled intervals: currentQueue > 0 */
+	double tickets_out_share;	/* of polled intervals: no ticket available */
+	double cache_used_max, cache_dirty_max, conn_used_max;
+	double client_ms, server_ms;	/* means over intervals that have both */
+};
+
+static void fmax_into(double *m, double v)
+{
+	if (isfinite(v) && (!isfinite(*m) || v > *m))
+		*m = v;
+}
+
+static void database_view(const struct run_info *info, struct db_view *d)
+{
+	size_t queued = 0, starved = 0, both = 0;
+	double client = 0, server = 0;
+	memset(d, 0, sizeof(*d));
+	d->cache_used_max = d->cache_dirty_max = d->conn_used_max = NAN;
+	for (size_t i = 0; i < info->nintervals; i++) {
+		const struct interval_stats *s = &info->intervals[i];
+		if (!isfinite(s->in[SI_MONGO_CONNECTIONS]))
+			continue;
+		d->polled++;
+		if (s->in[SI_MONGO_QUEUE] > 0)
+			queued++;
+		if (s->in[SI_MONGO_TICKETS] == 0)
+			starved++;
+		fmax_into(&d->cache_used_max, s->in[SI_MONGO_CACHE_USED]);
+		fmax_into(&d->cache_dirty_max, s->in[SI_MONGO_CACHE_DIRTY]);
+		fmax_into(&d->conn_used_max, s->in[SI_MONGO_CONN_USED]);
+		if (isfinite(s->mongo_mean_ms) && isfinite(s->mongo_server_ms)) {
+			client += s->mongo_mean_ms;
+			server += s->mongo_server_ms;
+			both++;
+		}
+	}
+	d->queue_share = d->polled ? (double)queued / (double)d->polled : NAN;
+	d->tickets_out_share = d->polled ? (double)starved / (double)d->polled : NAN;
+	d->client_ms = both ? client / (double)both : NAN;
+	d->server_ms = both ? server / (double)both : NAN;
+}
+
+static void text_database(FILE *f, const struct run_info *info)
+{
+	struct db_view d;
+	char a[32], b[32], c[32];
+	database_view(info, &d);
+	if (!d.polled)
+		return;
+	fprintf(f, "MongoDB says (serverStatus, %zu intervals): queued in %s%% of intervals, tickets "
+		   "exhausted in %s%%; cache up to %s%% used, %s%% dirty; connections up to %s%% of the limit\n",
+		d.polled, fmt_sig(100 * d.queue_share, 2, a, sizeof(a)),
+		fmt_sig(100 * d.tickets_out_share, 2, b, sizeof(b)),
+		isfinite(d.cache_used_max) ? fmt_sig(d.cache_used_max, 2, c, sizeof(c)) : "?",
+		isfinite(d.cache_dirty_max) ? fmt_sig(d.cache_dirty_max, 2, a, sizeof(a)) : "?",
+		isfinite(d.conn_used_max) ? fmt_sig(d.conn_used_max, 2, b, sizeof(b)) : "?");
+	if (isfinite(d.client_ms))
+		fprintf(f, "MongoDB latency: %s ms on the wire, %s ms inside the server, %s ms in between "
+			   "(network, driver, connection pool)\n", fmt_sig(d.client_ms, 2, a, sizeof(a)),
+			fmt_sig(d.server_ms, 2, b, sizeof(b)), fmt_sig(d.client_ms - d.server_ms, 2, c, sizeof(c)));
+}
+
 static void write_text(FILE *f, struct aggregate *a, const struct quality *q,
 		       const struct run_info *info, const struct verdict *v)
 {
@@ -206,6 +272,7 @@ static void write_text(FILE *f, struct aggregate *a, const struct quality *q,
 
 	text_dist_line(f, "HTTP", a->http_count, a->http_errors, &a->http_latency);
 	text_dist_line(f, "MongoDB", a->mongo_count, a->mongo_errors, &a->mongo_latency);
+	text_database(f, info);
 
 	if (a->nroutes) {
 		fprintf(f, "\nroutes by total time:\n");
@@ -304,6 +371,20 @@ static void write_json(FILE *f, struct aggregate *a, const struct quality *q,
 	json_uint(&j, "errors", a->mongo_errors);
 	json_uint(&j, "complete", a->mongo_complete);
 	write_json_dist(&j, "latency", &a->mongo_latency);
+	json_end_object(&j);
+
+	struct db_view d;
+	database_view(info, &d);
+	json_begin_object(&j, "serverstatus");
+	json_uint(&j, "intervals", d.polled);
+	json_double(&j, "queued_share_pct", 100 * d.queue_share, 1);
+	json_double(&j, "tickets_exhausted_share_pct", 100 * d.tickets_out_share, 1);
+	json_double(&j, "cache_used_max_pct", d.cache_used_max, 1);
+	json_double(&j, "cache_dirty_max_pct", d.cache_dirty_max, 1);
+	json_double(&j, "connections_used_max_pct", d.conn_used_max, 1);
+	json_double(&j, "client_latency_ms", d.client_ms, 3);
+	json_double(&j, "server_latency_ms", d.server_ms, 3);
+	json_double(&j, "client_minus_server_ms", d.client_ms - d.server_ms, 3);
 	json_end_object(&j);
 
 	json_begin_object(&j, "quality");

@@ -103,7 +103,6 @@ static void view_host(const struct run_info *info, struct host_view *h)
 	h->mongod_cpu = mean_of(s, n, SI_MONGOD_CPU, 1);
 	h->self_cpu = mean_of(s, n, SI_SELF_CPU, 1);
 	h->swap_kib_s = mean_of(s, n, SI_SWAP_IN, 1) + mean_of(s, n, SI_SWAP_OUT, 1);
-	h->server_ms = mean_of(s, n, SI_MONGO_SERVER_LATENCY, 1);
 	double pids = mean_of(s, n, SI_WEB_PIDS, 1);
 	/* a pre-fork server (gunicorn, Apache) is a master plus its workers */
 	h->web_workers = isfinite(pids) && pids >= 2 ? round(pids) - 1 : isfinite(pids) && pids >= 1 ? 1 : NAN;
@@ -111,7 +110,7 @@ static void view_host(const struct run_info *info, struct host_view *h)
 	h->web_cap = 100.0 * (isfinite(h->web_workers) ? fmin(cores, h->web_workers) : cores);
 
 	size_t sat = 0, queued = 0, k = 0, kq = 0, kc = 0;
-	double inflight = 0, client = 0;
+	double inflight = 0, client = 0, server = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i].http_count == 0)
 			continue;
@@ -125,8 +124,10 @@ static void view_host(const struct run_info *info, struct host_view *h)
 		}
 		if (isfinite(s[i].in_flight))
 			inflight += s[i].in_flight;
-		if (isfinite(s[i].mongo_mean_ms)) {
+		/* wire and server means over the same intervals (the summary's pairing) */
+		if (isfinite(s[i].mongo_mean_ms) && isfinite(s[i].mongo_server_ms)) {
 			client += s[i].mongo_mean_ms;
+			server += s[i].mongo_server_ms;
 			kc++;
 		}
 	}
@@ -134,6 +135,7 @@ static void view_host(const struct run_info *info, struct host_view *h)
 	h->queue_share = kq ? (double)queued / (double)kq : NAN;
 	h->in_flight = k ? inflight / (double)k : NAN;
 	h->client_ms = kc ? client / (double)kc : NAN;
+	h->server_ms = kc ? server / (double)kc : NAN;
 
 	/* latency trend: medians of the first and last third of the loaded intervals */
 	size_t third = k / 3, seen = 0, a = 0, b = 0;
@@ -248,9 +250,9 @@ void verdict_decide(struct aggregate *a, const struct quality *q, const struct r
 			    s2(h.cpu_idle, b1, sizeof(b1)), info->cores, s2(100 * h.cpu_saturated_share, b2, sizeof(b2)),
 			    (int)VERDICT_CPU_IDLE_SATURATED);
 		if (isfinite(h.web_cpu))
-			say(v, "web tier CPU %s%% of one core, %s%% of what its %s workers can use",
+			say(v, "web tier CPU %s%% of one core, %s%% of what its %.0f workers can use",
 			    s2(h.web_cpu, b1, sizeof(b1)), s2(100 * web_util, b2, sizeof(b2)),
-			    isfinite(h.web_workers) ? s2(h.web_workers, b3, sizeof(b3)) : "?");
+			    isfinite(h.web_workers) ? h.web_workers : 0.0);
 		if (isfinite(h.in_flight))
 			say(v, "%s requests in flight on average", s2(h.in_flight, b1, sizeof(b1)));
 	}
@@ -315,8 +317,8 @@ void verdict_decide(struct aggregate *a, const struct quality *q, const struct r
 	if (workers_full) {
 		v->primary = "web-workers";
 		v->confidence = "medium";
-		say(v, "in-flight requests (%s) are at the worker count (%s) while the web tier uses "
-		       "%s%% of its CPU", s2(h.in_flight, b1, sizeof(b1)), s2(h.web_workers, b2, sizeof(b2)),
+		say(v, "in-flight requests (%s) are at the worker count (%.0f) while the web tier uses "
+		       "%s%% of its CPU", s2(h.in_flight, b1, sizeof(b1)), h.web_workers,
 		    s2(100 * web_util, b3, sizeof(b3)));
 		if (isfinite(h.p50_first) && isfinite(h.p50_last) && h.p50_last > 1.2 * h.p50_first)
 			say(v, "median latency grew from %s ms to %s ms during the run",
@@ -334,10 +336,9 @@ void verdict_decide(struct aggregate *a, const struct quality *q, const struct r
 	/* 7. Nothing saturated: headroom. */
 	v->primary = "none";
 	v->confidence = "medium";
-	char b4[32];
-	say(v, "nothing is saturated: host CPU %s%% idle, web tier at %s%% of its CPU, %s of %s workers busy",
+	say(v, "nothing is saturated: host CPU %s%% idle, web tier at %s%% of its CPU, %s of %.0f workers busy",
 	    s2(h.cpu_idle, b1, sizeof(b1)), s2(100 * web_util, b2, sizeof(b2)),
-	    s2(h.in_flight, b3, sizeof(b3)), s2(h.web_workers, b4, sizeof(b4)));
+	    s2(h.in_flight, b3, sizeof(b3)), isfinite(h.web_workers) ? h.web_workers : 0.0);
 	if (isfinite(h.web_workers) && isfinite(h.in_flight) && h.in_flight > 0)
 		say(v, "headroom: about %s times the current load before the workers are all busy",
 		    s2(h.web_workers / h.in_flight, b1, sizeof(b1)));
