@@ -124,7 +124,9 @@ static void view_host(const struct run_info *info, struct host_view *h)
 		}
 		if (isfinite(s[i].in_flight))
 			inflight += s[i].in_flight;
-		/* wire and server means over the same intervals (the summary's pairing) */
+	}
+	/* wire and server means over every interval that has both (as the summary pairs them) */
+	for (size_t i = 0; i < n; i++) {
 		if (isfinite(s[i].mongo_mean_ms) && isfinite(s[i].mongo_server_ms)) {
 			client += s[i].mongo_mean_ms;
 			server += s[i].mongo_server_ms;
