@@ -18,6 +18,13 @@ struct csv_writer;
 struct csv_writer *csv_writer_new(const char *path, const char *const *columns, size_t ncolumns);
 
 /*
+ * csv_writer_new() on dir/name, logging "output: cannot create 'dir/name':
+ * reason" on failure (errno is kept).
+ */
+struct csv_writer *csv_writer_create_in(const char *dir, const char *name, const char *const *columns,
+					size_t ncolumns);
+
+/*
  * Writes one row of ncells cells (must equal the header's count). A NULL or
  * "" cell is an empty field (an unknown value). Returns 0 or -errno; after an
  * error every later call fails fast with the same errno.

@@ -2,8 +2,11 @@
 #include "csv.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "log.h"
 
 struct csv_writer {
 	FILE *f;
@@ -110,6 +113,20 @@ struct csv_writer *csv_writer_new(const char *path, const char *const *columns, 
 		csv_writer_free(w);
 		errno = -rc;
 		return NULL;
+	}
+	return w;
+}
+
+struct csv_writer *csv_writer_create_in(const char *dir, const char *name, const char *const *columns,
+					size_t ncolumns)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	struct csv_writer *w = csv_writer_new(path, columns, ncolumns);
+	if (!w) {
+		int e = errno;
+		log_error("output: cannot create '%s': %s", path, strerror(e));
+		errno = e;
 	}
 	return w;
 }

@@ -67,17 +67,6 @@ static int make_dirs(const char *path)
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
-static struct csv_writer *open_table(const char *dir, const char *name, const char *const *cols,
-				     size_t ncols)
-{
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	struct csv_writer *w = csv_writer_new(path, cols, ncols);
-	if (!w)
-		log_error("output: cannot create '%s': %s", path, strerror(errno));
-	return w;
-}
-
 static void on_http(void *ctx, const struct http_txn *t);
 static void on_mongo(void *ctx, const struct mongo_txn *t);
 static void write_http(void *ctx, const struct joined_http *j);
@@ -107,8 +96,8 @@ struct outputs *outputs_open(const char *dir)
 	o->sink.http = on_http;
 	o->sink.mongo = on_mongo;
 	o->sink.ctx = o;
-	o->http = open_table(dir, "http.csv", http_columns, NCOLS(http_columns));
-	o->mongo = o->http ? open_table(dir, "mongo.csv", mongo_columns, NCOLS(mongo_columns)) : NULL;
+	o->http = csv_writer_create_in(dir, "http.csv", http_columns, NCOLS(http_columns));
+	o->mongo = o->http ? csv_writer_create_in(dir, "mongo.csv", mongo_columns, NCOLS(mongo_columns)) : NULL;
 	if (!o->dir || !o->join || !o->http || !o->mongo) {
 		outputs_free(o);
 		return NULL;

@@ -53,17 +53,6 @@ static const char *max_ms(const struct dist *d, char *buf, size_t len)
 	return buf;
 }
 
-static struct csv_writer *open_csv(const char *dir, const char *name, const char *const *cols,
-				   size_t n)
-{
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	struct csv_writer *w = csv_writer_new(path, cols, n);
-	if (!w)
-		log_error("output: cannot create '%s': %s", path, strerror(errno));
-	return w;
-}
-
 static int close_csv(struct csv_writer *w, const char *dir, const char *name)
 {
 	int rc = csv_writer_free(w);
@@ -79,7 +68,7 @@ static int write_routes(const char *dir, struct aggregate *a)
 		"latency_p95_ms", "latency_p99_ms", "latency_max_ms", "latency_mean_ms",
 		"server_p50_ms", "db_share_pct", "db_ops_per_req",
 	};
-	struct csv_writer *w = open_csv(dir, "routes.csv", cols, NCOLS(cols));
+	struct csv_writer *w = csv_writer_create_in(dir, "routes.csv", cols, NCOLS(cols));
 	if (!w)
 		return -errno;
 	for (size_t i = 0; i < a->nroutes; i++) {
@@ -116,7 +105,7 @@ static int write_shapes(const char *dir, struct aggregate *a)
 		"latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_max_ms", "total_ms",
 		"db_time_share_pct",
 	};
-	struct csv_writer *w = open_csv(dir, "shapes.csv", cols, NCOLS(cols));
+	struct csv_writer *w = csv_writer_create_in(dir, "shapes.csv", cols, NCOLS(cols));
 	if (!w)
 		return -errno;
 	double total = a->mongo_latency.sum;

@@ -15,7 +15,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from run import Failure, Run, check, commands, our_times, ROOT  # noqa: E402
+from run import Failure, Run, check, commands, our_times, run_cases, ROOT  # noqa: E402
 
 CAPS = os.path.join(ROOT, "tests", "captures")
 HTTP_PORT, MONGO_PORT = "8000", "27017"
@@ -363,31 +363,5 @@ def mongo_ipv6(b):
     return r
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=os.path.join(ROOT, "build", "tierprobe"))
-    ap.add_argument("-k", default="")
-    a = ap.parse_args()
-    binary = os.path.abspath(a.bin)
-    failed = ran = 0
-    for fn in CASES:
-        if a.k and a.k not in fn.__name__:
-            continue
-        ran += 1
-        try:
-            r = fn(binary)
-            if r is not None:
-                r.cleanup()
-            print("ok   own %s" % fn.__name__)
-        except Failure as e:
-            failed += 1
-            print("FAIL own %s: %s" % (fn.__name__, e))
-        except Exception as e:  # a crash of the harness is a failure too, with its reason
-            failed += 1
-            print("FAIL own %s: %s: %s" % (fn.__name__, type(e).__name__, e))
-    print("own: %d/%d passed" % (ran - failed, ran))
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cases(CASES, "own"))

@@ -573,15 +573,15 @@ def bad_inputs(b):
     return None
 
 
-def main():
+def run_cases(cases, label):
+    """Runs each case against --bin; prints ok/FAIL per case; returns the exit status."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "tierprobe"))
     ap.add_argument("-k", default="")
     a = ap.parse_args()
     binary = os.path.abspath(a.bin)
-    failed = 0
-    ran = 0
-    for fn in CASES:
+    failed = ran = 0
+    for fn in cases:
         if a.k and a.k not in fn.__name__:
             continue
         ran += 1
@@ -589,16 +589,16 @@ def main():
             r = fn(binary)
             if r is not None:
                 r.cleanup()
-            print("ok   golden %s" % fn.__name__)
+            print("ok   %s %s" % (label, fn.__name__))
         except Failure as e:
             failed += 1
-            print("FAIL golden %s: %s" % (fn.__name__, e))
+            print("FAIL %s %s: %s" % (label, fn.__name__, e))
         except Exception as e:  # a crash of the harness is a failure too, with its reason
             failed += 1
-            print("FAIL golden %s: %s: %s" % (fn.__name__, type(e).__name__, e))
-    print("golden: %d/%d passed" % (ran - failed, ran))
+            print("FAIL %s %s: %s: %s" % (label, fn.__name__, type(e).__name__, e))
+    print("%s: %d/%d passed" % (label, ran - failed, ran))
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cases(CASES, "golden"))
