@@ -1008,9 +1008,32 @@ static void http_dir_data(struct http_parser *p, struct http_msg *m, const uint8
 					   (c->hsub == H_VALUE && c->which == HDR_OTHER)) &&
 			    c->hdr_bytes < HTTP_HEADER_BLOCK_MAX) {
 				size_t room = HTTP_HEADER_BLOCK_MAX - c->hdr_bytes;
+				size_t lim = len - i < room ? len - i : room;
+				const uint8_t *nl = memchr(d + i, '\n', lim);
+				size_t k = nl ? (size_t)(nl - (d + i)) : lim;
+				const uint8_t *cr = memchr(d + i, '\r', k);
+				if (cr)
+					k = (size_t)(cr - (d + i));
+				if (k > 0) {
+					c->bytes += k;
+					c->hdr_bytes += k;
+					c->last = ts;
+					i += k;
+					break;
+				}
+			}
+			/* A header name: lower-cased into c->name without the per-byte state machine. */
+			if (!c->saw_cr && c->hsub == H_NAME && c->hdr_bytes < HTTP_HEADER_BLOCK_MAX) {
+				size_t room = HTTP_HEADER_BLOCK_MAX - c->hdr_bytes;
+				size_t lim = len - i < room ? len - i : room;
 				size_t k = 0;
-				while (k < len - i && k < room && d[i + k] != '\r' && d[i + k] != '\n')
+				while (k < lim && http_is_tchar(d[i + k])) {
+					if (c->name_len < sizeof(c->name))
+						c->name[c->name_len++] = (char)http_lower(d[i + k]);
+					else
+						c->name_long = 1;
 					k++;
+				}
 				if (k > 0) {
 					c->bytes += k;
 					c->hdr_bytes += k;

@@ -66,20 +66,37 @@ static int line_reserve(struct csv_writer *w, size_t need)
 	return 0;
 }
 
+/* Nonzero for the bytes that force a field into quotes (RFC 4180). */
+static inline int csv_special(char c)
+{
+	return c == ',' || c == '"' || c == '\r' || c == '\n';
+}
+
 static int write_cells(struct csv_writer *w, const char *const *cells, size_t ncells)
 {
 	size_t used = 0;
 	for (size_t i = 0; i < ncells; i++) {
 		const char *c = cells[i] ? cells[i] : "";
-		/* worst case every byte doubled, plus quotes, comma, newline, NUL */
-		size_t clen = strlen(c);
+		/* One pass finds the length and whether quoting is needed (the common case: not). */
+		size_t clen = 0;
+		int special = 0;
+		while (c[clen]) {
+			special |= csv_special(c[clen]);
+			clen++;
+		}
 		if (clen > ((size_t)-1) / 4)
 			return -EOVERFLOW;
+		/* worst case every byte doubled, plus quotes, comma, newline, NUL */
 		int rc = line_reserve(w, used + 2 * clen + 5);
 		if (rc)
 			return rc;
 		if (i)
 			w->line[used++] = ',';
+		if (!special) {
+			memcpy(w->line + used, c, clen);
+			used += clen;
+			continue;
+		}
 		int n = csv_escape(c, w->line + used, w->line_cap - used);
 		if (n < 0)
 			return -EOVERFLOW;

@@ -137,14 +137,11 @@ void outputs_advance(struct outputs *o, ts_ns now)
  * either is unknown. Integer arithmetic: the times are whole microseconds
  * already, and this runs for every row.
  */
-static const char *fmt_ms(char *buf, size_t len, ts_ns from, ts_ns to)
+/* Microseconds as milliseconds with three decimals ("-1.250"); buf holds 24 bytes. */
+static const char *fmt_us3(char *buf, int64_t us)
 {
-	buf[0] = '\0';
-	if (from == TS_NONE || to == TS_NONE || len < 24)
-		return buf;
-	int64_t us = (to - from) / 1000;
 	char tmp[24], *p = tmp + sizeof(tmp);
-	uint64_t a = (uint64_t)(us < 0 ? -us : us);
+	uint64_t a = us < 0 ? (uint64_t)0 - (uint64_t)us : (uint64_t)us;
 	*--p = '\0';
 	for (int i = 0; i < 3; i++, a /= 10)
 		*--p = (char)('0' + a % 10);
@@ -159,6 +156,14 @@ static const char *fmt_ms(char *buf, size_t len, ts_ns from, ts_ns to)
 	return buf;
 }
 
+static const char *fmt_ms(char *buf, size_t len, ts_ns from, ts_ns to)
+{
+	buf[0] = '\0';
+	if (from == TS_NONE || to == TS_NONE || len < 24)
+		return buf;
+	return fmt_us3(buf, (to - from) / 1000);
+}
+
 /* buf holds at least 21 bytes (every caller passes 24). */
 static const char *fmt_u64(char *buf, size_t len, uint64_t v)
 {
@@ -170,6 +175,25 @@ static const char *fmt_u64(char *buf, size_t len, uint64_t v)
 		v /= 10;
 	} while (v);
 	memcpy(buf, p, (size_t)(tmp + sizeof(tmp) - p));
+	return buf;
+}
+
+static const char *fmt_i64(char *buf, size_t len, int64_t v)
+{
+	if (v >= 0)
+		return fmt_u64(buf, len, (uint64_t)v);
+	buf[0] = '-';
+	fmt_u64(buf + 1, len - 1, (uint64_t)0 - (uint64_t)v);
+	return buf;
+}
+
+/* 16 lowercase hex digits: the shape id column. */
+static const char *fmt_hex64(char *buf, uint64_t v)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (int i = 15; i >= 0; i--, v >>= 4)
+		buf[i] = digits[v & 15];
+	buf[16] = '\0';
 	return buf;
 }
 
@@ -219,20 +243,20 @@ static void write_http(void *ctx, const struct joined_http *j)
 	struct outputs *o = ctx;
 	const struct http_txn *t = j->t;
 	char id[24], start[TIMESTAMP_STRLEN], req_end[TIMESTAMP_STRLEN], resp_start[TIMESTAMP_STRLEN],
-		end[TIMESTAMP_STRLEN], cli[ENDPOINT_STRLEN], srv[ENDPOINT_STRLEN], pid[16], status[12],
-		reqb[24], respb[24], lat[32], svr[32], db[32] = "", ops[16] = "", app[32] = "",
+		end[TIMESTAMP_STRLEN], cli[ENDPOINT_STRLEN], srv[ENDPOINT_STRLEN], pid[16], status[24],
+		reqb[24], respb[24], lat[32], svr[32], db[32] = "", ops[24] = "", app[32] = "",
 		note[160];
 	int have_req = t->t.req_first != TS_NONE, have_resp = t->t.resp_first != TS_NONE;
 
 	status[0] = '\0';
 	if (t->status > 0)
-		snprintf(status, sizeof(status), "%d", t->status);
+		fmt_i64(status, sizeof(status), t->status);
 	double db_ns = j->db_ns >= 0 ? round(j->db_ns / 1000) * 1000 : -1;	/* as printed */
 	if (db_ns >= 0) {
 		double lat_ns = (double)(t->t.resp_last - t->t.req_first);
-		snprintf(db, sizeof(db), "%.3f", db_ns / 1e6);
-		snprintf(ops, sizeof(ops), "%u", j->db_ops);
-		snprintf(app, sizeof(app), "%.3f", (lat_ns - db_ns) / 1e6);
+		fmt_us3(db, (int64_t)llround(db_ns / 1000));
+		fmt_u64(ops, sizeof(ops), j->db_ops);
+		fmt_us3(app, (int64_t)llround((lat_ns - db_ns) / 1000));
 	}
 	const char *cells[] = {
 		fmt_u64(id, sizeof(id), j->id),
@@ -291,24 +315,24 @@ static void write_mongo(void *ctx, const struct joined_mongo *j)
 	if (j->pid > 0 && j->pid == o->self_pid)
 		return;
 	char id[24], start[TIMESTAMP_STRLEN], req_end[TIMESTAMP_STRLEN], resp_start[TIMESTAMP_STRLEN],
-		end[TIMESTAMP_STRLEN], cli[ENDPOINT_STRLEN], srv[ENDPOINT_STRLEN], pid[16], rid[16], shape[24], lat[32], svr[32], reqb[24],
-		respb[24], docs[24], ok[12], code[16], note[160];
+		end[TIMESTAMP_STRLEN], cli[ENDPOINT_STRLEN], srv[ENDPOINT_STRLEN], pid[16], rid[24], shape[24], lat[32], svr[32], reqb[24],
+		respb[24], docs[24], ok[24], code[24], note[160];
 	int have_resp = t->t.resp_first != TS_NONE;
 
-	snprintf(rid, sizeof(rid), "%" PRId32, t->request_id);
+	fmt_i64(rid, sizeof(rid), t->request_id);
 	/* Shared calls list every request they are split among, ';'-separated. */
 	for (unsigned i = 0, used = 0; i < j->k && used < sizeof(http_ids) - 24; i++)
 		used += (unsigned)snprintf(http_ids + used, sizeof(http_ids) - used, "%s%" PRIu64,
 					   i ? ";" : "", j->http_ids[i]);
 	shape[0] = docs[0] = ok[0] = code[0] = '\0';
 	if (t->shape_id)
-		snprintf(shape, sizeof(shape), "%016" PRIx64, t->shape_id);
+		fmt_hex64(shape, t->shape_id);
 	if (t->docs >= 0)
-		snprintf(docs, sizeof(docs), "%" PRId64, t->docs);
+		fmt_i64(docs, sizeof(docs), t->docs);
 	if (t->ok >= 0)
-		snprintf(ok, sizeof(ok), "%d", t->ok);
+		fmt_i64(ok, sizeof(ok), t->ok);
 	if (have_resp && t->error_code)
-		snprintf(code, sizeof(code), "%" PRId32, t->error_code);
+		fmt_i64(code, sizeof(code), t->error_code);
 	const char *cells[] = {
 		fmt_u64(id, sizeof(id), j->id),
 		timestamp_format(t->t.req_first, start, sizeof(start)),

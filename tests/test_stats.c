@@ -73,10 +73,45 @@ static void spills_to_histogram_at_budget(void **state)
 	dist_set_global_budget(2u * 1024 * 1024);
 }
 
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Random data with many duplicates: every quantile equals the one from a qsort()ed copy. */
+static void quantiles_match_a_reference_sort(void **state)
+{
+	(void)state;
+	uint64_t seed = 42;
+	for (int round = 0; round < 50; round++) {
+		size_t n = 1 + (size_t)(round * 997 % 5000);
+		double *ref = malloc(n * sizeof(double));
+		struct dist d;
+		dist_init(&d);
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			double v = (double)((seed >> 33) % (round % 3 ? 1000 : 7));	/* few distinct values too */
+			ref[i] = v;
+			dist_add(&d, v);
+		}
+		qsort(ref, n, sizeof(double), cmp_d);
+		for (int k = 0; k <= 100; k += 5) {
+			double q = k / 100.0, pos = q * (double)(n - 1);
+			size_t i = (size_t)pos;
+			double want = i + 1 < n ? ref[i] + (ref[i + 1] - ref[i]) * (pos - (double)i) : ref[n - 1];
+			assert_true(fabs(dist_quantile(&d, q) - want) < 1e-9);
+		}
+		dist_release(&d);
+		free(ref);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(exact_quantiles_interpolate),
+		cmocka_unit_test(quantiles_match_a_reference_sort),
 		cmocka_unit_test(histogram_relative_error_below_one_percent),
 		cmocka_unit_test(histogram_quantiles_of_a_spread),
 		cmocka_unit_test(spills_to_histogram_at_budget),
