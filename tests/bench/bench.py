@@ -78,6 +78,16 @@ def main():
     print("RATIO tshark / analyze (per packet)    = %.0fx    (target >= 30x)   %s" % (r2, "PASS" if r2 >= 30 else "MISS"))
     print("PEAK RSS analyze                       = %.1f MB (target <= 64 MB) %s"
           % (tp_rss / 1024, "PASS" if tp_rss / 1024 <= 64 else "MISS"))
+    # The MongoDB test server must not be the bottleneck of the tests and the demo (issue 3).
+    p = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "tests", "mongo_server", "bench_finds.py"),
+                        "--clients", "4", "--seconds", "5"], capture_output=True, text=True, timeout=120)
+    fps = re.search(r"finds/s: (\d+)", p.stdout)
+    if fps:
+        n = int(fps.group(1))
+        print("RATE test server, 4 clients, finds by _id = %d finds/s (target >= 2000) %s"
+              % (n, "PASS" if n >= 2000 else "MISS"))
+    else:
+        print("RATE test server: bench_finds.py failed: %s" % (p.stderr[-500:] or p.stdout[-500:]))
     extra = os.path.join(HERE, "bench_live.py")
     if os.path.exists(extra):
         subprocess.run(["/usr/bin/python3", extra, "--bin", a.bin])
