@@ -1,5 +1,6 @@
 /* main.c - the tierprobe command line: analyze, run, report, compare. */
 #include <stdio.h>
+#include <unistd.h>
 
 #include "analyze.h"
 #include "compare.h"
@@ -20,6 +21,8 @@ int main(int argc, char **argv)
 		rc = analyze_main(&o);
 		break;
 	case CMD_RUN:
+		/* As a service (stderr not a terminal: journald), lines carry syslog levels. */
+		log_set_syslog_prefix(!isatty(STDERR_FILENO));
 		rc = run_main(&o);
 		break;
 	case CMD_REPORT:
