@@ -59,7 +59,9 @@ struct join_config {
 struct join;
 
 struct join *join_new(const struct join_config *cfg);
-/* Takes a copy of t. pid 0 = unknown. HTTP ids are assigned here, in arrival order. */
+/*
+ * Takes a copy of t, its times truncated to whole microseconds (what the
+ * CSV files print). pid 0 = unknown. HTTP ids are assigned here, in arrival order. */
 void join_http(struct join *j, const struct http_txn *t, int pid);
 void join_mongo(struct join *j, const struct mongo_txn *t, int pid);
 /* Judges and emits everything older than now - window. */

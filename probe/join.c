@@ -116,6 +116,19 @@ static ts_ns txn_end(const struct txn_times *t)
 	return e == TS_NONE ? 0 : e;
 }
 
+/*
+ * Times are kept truncated to whole microseconds, as the CSV files print
+ * them, so that everything derived from them (attribution, latencies,
+ * percentiles) is exactly what `tierprobe report` recomputes from the files.
+ */
+static void floor_times(struct txn_times *t)
+{
+	t->req_first = timestamp_floor_us(t->req_first);
+	t->req_last = timestamp_floor_us(t->req_last);
+	t->resp_first = timestamp_floor_us(t->resp_first);
+	t->resp_last = timestamp_floor_us(t->resp_last);
+}
+
 static int complete(const struct txn_times *t)
 {
 	return t->req_first != TS_NONE && t->resp_last != TS_NONE;
@@ -303,6 +316,7 @@ void join_http(struct join *j, const struct http_txn *t, int pid)
 		return;
 	memset(h, 0, sizeof(*h));
 	h->t = *t;
+	floor_times(&h->t.t);
 	h->id = j->next_http_id++;
 	h->pid = pid;
 	h->end = txn_end(&t->t);
@@ -320,6 +334,7 @@ void join_mongo(struct join *j, const struct mongo_txn *t, int pid)
 	if (!m)
 		return;
 	m->t = *t;
+	floor_times(&m->t.t);
 	m->id = j->next_mongo_id++;
 	m->pid = pid;
 	m->end = txn_end(&t->t);

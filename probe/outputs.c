@@ -213,29 +213,17 @@ static void stream_error(struct outputs *o, const char *table, int rc)
 	}
 }
 
-/* Times as the CSVs print them, so a re-read (tierprobe report) computes the same figures. */
-static void floor_times(struct txn_times *t)
-{
-	t->req_first = timestamp_floor_us(t->req_first);
-	t->req_last = timestamp_floor_us(t->req_last);
-	t->resp_first = timestamp_floor_us(t->resp_first);
-	t->resp_last = timestamp_floor_us(t->resp_last);
-}
-
+/* The join keeps the times at the microsecond the CSVs print (see join.h). */
 static void on_http(void *ctx, const struct http_txn *t)
 {
 	struct outputs *o = ctx;
-	struct http_txn copy = *t;
-	floor_times(&copy.t);
-	join_http(o->join, &copy, 0);	/* the pid is asked for when it is judged */
+	join_http(o->join, t, 0);	/* the pid is asked for when it is judged */
 }
 
 static void on_mongo(void *ctx, const struct mongo_txn *t)
 {
 	struct outputs *o = ctx;
-	struct mongo_txn copy = *t;
-	floor_times(&copy.t);
-	join_mongo(o->join, &copy, 0);
+	join_mongo(o->join, t, 0);
 }
 
 static void write_http(void *ctx, const struct joined_http *j)
