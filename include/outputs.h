@@ -22,6 +22,7 @@ struct run_info {
 	int ninputs;
 	ts_ns started, ended;		/* wall clock of the tool itself */
 	const char *input_error;	/* e.g. "x.pcap: truncated dump file at byte 1234", or NULL */
+	int cores;			/* CPUs of the measured host (run); 0 unknown */
 	const struct interval_stats *intervals;	/* run: samples.csv rows, for the verdict */
 	size_t nintervals;
 };

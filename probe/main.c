@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "analyze.h"
+#include "compare.h"
 #include "log.h"
 #include "options.h"
 #include "report.h"
@@ -25,8 +26,7 @@ int main(int argc, char **argv)
 		rc = report_main(&o);
 		break;
 	case CMD_COMPARE:
-		log_error("compare: not available in this build yet");
-		rc = 1;
+		rc = compare_main(&o);
 		break;
 	default:
 		rc = 2;

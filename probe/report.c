@@ -171,7 +171,7 @@ static void read_mongo(void *vctx, const struct columns *h, char **cells, int n)
 
 /* summary.json -> quality counters and the run's description. */
 static int read_summary_json(const char *dir, struct quality *q, char *mode, size_t mode_len,
-			     char ***inputs, int *ninputs, char **input_error)
+			     char ***inputs, int *ninputs, char **input_error, int *cores)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/summary.json", dir);
@@ -240,6 +240,10 @@ static int read_summary_json(const char *dir, struct quality *q, char *mode, siz
 			(*inputs)[(*ninputs)++] = strdup(bson_iter_utf8(&sub, NULL));
 		}
 	}
+	*cores = 0;
+	if (bson_iter_init_find(&it, doc, "host") && BSON_ITER_HOLDS_DOCUMENT(&it) &&
+	    bson_iter_recurse(&it, &sub) && bson_iter_find(&sub, "cores"))
+		*cores = (int)bson_iter_as_int64(&sub);
 	*input_error = NULL;
 	if (bson_iter_init_find(&it, doc, "input_error") && BSON_ITER_HOLDS_UTF8(&it))
 		*input_error = strdup(bson_iter_utf8(&it, NULL));
@@ -260,7 +264,8 @@ int report_main(const struct options *o)
 	char **inputs = NULL;
 	int ninputs = 0;
 	char *input_error = NULL;
-	if (read_summary_json(dir, &q, mode, sizeof(mode), &inputs, &ninputs, &input_error) != 0)
+	int cores = 0;
+	if (read_summary_json(dir, &q, mode, sizeof(mode), &inputs, &ninputs, &input_error, &cores) != 0)
 		return 2;
 
 	struct report_ctx c;
@@ -291,6 +296,7 @@ int report_main(const struct options *o)
 		.inputs = (const char *const *)inputs,
 		.ninputs = ninputs,
 		.input_error = input_error,
+		.cores = cores,
 		.intervals = stats,
 		.nintervals = nstats,
 	};

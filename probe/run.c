@@ -398,6 +398,7 @@ int run_main(const struct options *o)
 		.ninputs = 1,
 		.started = start,
 		.ended = end,
+		.cores = (int)sysconf(_SC_NPROCESSORS_ONLN),
 	};
 	info.intervals = samples_stats(st.samples, &info.nintervals);
 	sd_notify(0, "STATUS=done");

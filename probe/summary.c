@@ -270,6 +270,10 @@ static void write_json(FILE *f, struct aggregate *a, const struct quality *q,
 		json_string(&j, NULL, info->inputs[i]);
 	json_end_array(&j);
 	json_string(&j, "input_error", info->input_error);
+	json_begin_object(&j, "host");
+	json_int(&j, "cores", info->cores);
+	json_uint(&j, "intervals", info->nintervals);
+	json_end_object(&j);
 	json_string(&j, "traffic_start", a->first_ts == TS_NONE ? NULL : timestamp_format(a->first_ts, t, sizeof(t)));
 	json_string(&j, "traffic_end", a->last_ts == TS_NONE ? NULL : timestamp_format(a->last_ts, t, sizeof(t)));
 
