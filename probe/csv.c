@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct csv_writer {
 	FILE *f;
@@ -11,8 +13,19 @@ struct csv_writer {
 	size_t ncolumns;
 	int err;		/* sticky: first -errno */
 	char *line;		/* one row is assembled here, then written with one fwrite */
-	size_t line_cap;
+	size_t line_cap, line_len;
+	char *header;		/* the header line, written again into a new file after a reopen */
+	size_t header_len;
+	off_t good;		/* file size at the last successful flush: whole rows only */
 };
+
+/* The file's size after a successful flush: everything up to it is whole rows. */
+static void mark_good(struct csv_writer *w)
+{
+	struct stat st;
+	if (fstat(fileno(w->f), &st) == 0)
+		w->good = st.st_size;
+}
 
 static int needs_quotes(const char *s)
 {
@@ -83,6 +96,7 @@ static int write_cells(struct csv_writer *w, const char *const *cells, size_t nc
 		used += (size_t)n;
 	}
 	w->line[used++] = '\n';
+	w->line_len = used;
 	if (fwrite(w->line, 1, used, w->f) != used)
 		return errno ? -errno : -EIO;
 	return 0;
@@ -105,8 +119,20 @@ struct csv_writer *csv_writer_new(const char *path, const char *const *columns, 
 		errno = e;
 		return NULL;
 	}
+	/* The header reaches the file at once: a reader (or a full disk) never sees a file without it. */
 	int rc = write_cells(w, columns, ncolumns);
+	if (!rc) {
+		w->header_len = w->line_len;
+		w->header = malloc(w->header_len);
+		if (!w->header)
+			rc = -ENOMEM;
+		else
+			memcpy(w->header, w->line, w->header_len);
+	}
+	if (!rc)
+		rc = csv_writer_flush(w);
 	if (rc) {
+		w->err = rc;
 		csv_writer_free(w);
 		errno = -rc;
 		return NULL;
@@ -132,6 +158,8 @@ int csv_writer_flush(struct csv_writer *w)
 		return w->err;
 	if (fflush(w->f) != 0)
 		w->err = errno ? -errno : -EIO;
+	else
+		mark_good(w);
 	return w->err;
 }
 
@@ -146,7 +174,14 @@ int csv_writer_reopen(struct csv_writer *w)
 		return w->err = errno ? -errno : -EIO;
 	}
 	w->f = n;
-	return 0;
+	/* A new file (the old one renamed away, or truncated) starts with the header again. */
+	struct stat st;
+	if (fstat(fileno(w->f), &st) == 0 && st.st_size == 0) {
+		w->good = 0;
+		if (fwrite(w->header, 1, w->header_len, w->f) != w->header_len)
+			return w->err = errno ? -errno : -EIO;
+	}
+	return csv_writer_flush(w);
 }
 
 int csv_writer_free(struct csv_writer *w)
@@ -155,10 +190,18 @@ int csv_writer_free(struct csv_writer *w)
 		return 0;
 	int rc = w->err;
 	if (w->f) {
+		/* After a write error what reached the file may end in part of a row: cut the file
+		 * back to the last flush that succeeded, so it holds whole rows only. */
+		int fd = dup(fileno(w->f));
 		if (fclose(w->f) != 0 && !rc)
 			rc = errno ? -errno : -EIO;
+		if (rc && fd >= 0)
+			(void)!ftruncate(fd, w->good);
+		if (fd >= 0)
+			close(fd);
 	}
 	free(w->line);
+	free(w->header);
 	free(w->path);
 	free(w);
 	return rc;
