@@ -306,6 +306,7 @@ class TestRunTraffic(unittest.TestCase):
 
     def test_samples_one_complete_row_per_interval(self):
         header, rows = read_table(os.path.join(self.out, "samples.csv"))
+        self.assertEqual(sorted({c for c in header if header.count(c) > 1}), [], "duplicate column names")
         elapsed = self.stopped_at - self.probe.started
         self.assertGreaterEqual(len(rows), int(elapsed) - 1, "too few intervals for %.1f s" % elapsed)
         self.assertLessEqual(len(rows), int(elapsed) + 2, "too many intervals for %.1f s" % elapsed)
@@ -354,10 +355,16 @@ class TestRunPrivilegeDrop(unittest.TestCase):
         self.assertEqual(uids, [str(nobody.pw_uid)] * 4, "real, effective, saved, fs uid")
         capeff = re.search(r"^CapEff:\s+(\w+)$", status, re.M).group(1)
         self.assertEqual(int(capeff, 16), 0, "effective capability set of the probe")
+        # Every thread is nobody's; the /proc reader threads may raise CAP_SYS_PTRACE and
+        # CAP_DAC_READ_SEARCH (by design, probe/privs.c) and nothing else: no CAP_NET_RAW, no setuid.
+        proc_caps = (1 << 19) | (1 << 2)
         for task in os.listdir("/proc/%d/task" % probe.p.pid):
             with open("/proc/%d/task/%s/status" % (probe.p.pid, task)) as f:
                 t = f.read()
             self.assertEqual(re.search(r"^Uid:\s+(.*)$", t, re.M).group(1).split()[1], str(nobody.pw_uid))
+            for field in ("CapEff", "CapPrm", "CapAmb"):
+                v = int(re.search(r"^%s:\s+(\w+)$" % field, t, re.M).group(1), 16)
+                self.assertEqual(v & ~proc_caps, 0, "thread %s %s %x" % (task, field, v))
         # Traffic made after the drop is still captured.
         reqs = [Request(self.stack.http_port, "GET", "/items/%d" % i) for i in range(8)]
         time.sleep(1.5)
