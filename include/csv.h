@@ -24,7 +24,8 @@ struct csv_writer *csv_writer_new(const char *path, const char *const *columns, 
  */
 int csv_writer_row(struct csv_writer *w, const char *const *cells, size_t ncells);
 
-/* Pushes buffered rows to the kernel (each interval, for tail -f). Returns 0 or -errno. */
+/* Pushes buffered rows to the kernel (each interval, for tail -f). Returns 0 or -errno;
+ * -ENOENT when the file was removed while open (its rows would be lost unseen). */
 int csv_writer_flush(struct csv_writer *w);
 
 /* Closes the file and reopens path for appending (SIGHUP: log rotation); a new

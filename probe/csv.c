@@ -19,12 +19,17 @@ struct csv_writer {
 	off_t good;		/* file size at the last successful flush: whole rows only */
 };
 
-/* The file's size after a successful flush: everything up to it is whole rows. */
-static void mark_good(struct csv_writer *w)
+/* After a successful flush: everything up to the file's size is whole rows. A file that was
+ * removed (no name left) would swallow every later row unseen: that is an error (-ENOENT). */
+static int mark_good(struct csv_writer *w)
 {
 	struct stat st;
-	if (fstat(fileno(w->f), &st) == 0)
-		w->good = st.st_size;
+	if (fstat(fileno(w->f), &st) != 0)
+		return 0;
+	if (st.st_nlink == 0)
+		return -ENOENT;
+	w->good = st.st_size;
+	return 0;
 }
 
 static int needs_quotes(const char *s)
@@ -159,7 +164,7 @@ int csv_writer_flush(struct csv_writer *w)
 	if (fflush(w->f) != 0)
 		w->err = errno ? -errno : -EIO;
 	else
-		mark_good(w);
+		w->err = mark_good(w);
 	return w->err;
 }
 

@@ -171,6 +171,26 @@ static void reopen_after_rename_writes_the_header(void **state)
 	unlink(moved);
 }
 
+/* The file removed while the writer has it open: the next flush says so, not silence. */
+static void removed_file_is_an_error(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/tp-csv-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	const char *cols[] = { "id" }, *row[] = { "1" };
+	struct csv_writer *w = csv_writer_new(path, cols, 1);
+	assert_non_null(w);
+	assert_int_equal(csv_writer_row(w, row, 1), 0);
+	assert_int_equal(csv_writer_flush(w), 0);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(csv_writer_row(w, row, 1), 0);
+	assert_int_equal(csv_writer_flush(w), -ENOENT);
+	assert_int_equal(csv_writer_row(w, row, 1), -ENOENT);
+	assert_int_equal(csv_writer_free(w), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +199,7 @@ int main(void)
 		cmocka_unit_test(full_disk_error_is_sticky),
 		cmocka_unit_test(failed_write_leaves_whole_rows_only),
 		cmocka_unit_test(reopen_after_rename_writes_the_header),
+		cmocka_unit_test(removed_file_is_an_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -462,6 +462,42 @@ class TestRunBadInputAndFaults(unittest.TestCase):
                 read_table(os.path.join(copy, name))
 
 
+    def test_output_file_removed_while_running(self):
+        """http.csv removed under the probe (no SIGHUP): its rows would vanish unseen, so the
+        run stops by itself with exit 1, says so once, and the other files stay whole."""
+        port = free_port()
+        srv = subprocess.Popen([PY, "-c", FAST_SERVER, str(port)], stdin=subprocess.DEVNULL)
+        self.addCleanup(stop_process, srv)
+        wait_for(lambda: port_open(port), 10, "http server")
+        out = os.path.join(self.tmp, "out")
+        probe = Probe(out, http_ports=str(port), mongo_ports=str(free_port()), args=["--duration", "60"])
+        self.addCleanup(probe.stop)
+        probe.wait_capturing()
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        for i in range(3):
+            c.request("GET", "/before/%d" % i)
+            c.getresponse().read()
+        os.unlink(os.path.join(out, "http.csv"))
+        for i in range(3):
+            c.request("GET", "/after/%d" % i)
+            c.getresponse().read()
+        c.close()
+        try:
+            probe.p.wait(15)
+        except subprocess.TimeoutExpired:
+            self.fail("the probe kept running after http.csv was removed:\n" + probe.log())
+        rc = probe.stop()
+        text = probe.log()
+        self.assertEqual(rc, 1, text)
+        lines = text.splitlines()
+        self.assertEqual(len([l for l in lines if "http.csv" in l]), 1, text)
+        self.assertEqual(len([l for l in lines if "stopping" in l]), 1, text)
+        self.assertFalse(os.path.exists(os.path.join(out, "http.csv")))
+        for name in ("mongo.csv", "samples.csv", "routes.csv"):
+            with self.subTest(file=name):
+                read_table(os.path.join(out, name))
+
+
 @unittest.skipUnless(os.geteuid() == 0, "live capture needs root")
 class TestRunSignals(unittest.TestCase):
     def setUp(self):
