@@ -197,11 +197,27 @@ class Probe:
         return rc
 
 
-def rows_by_client(rows):
-    d = {}
+def match_rows(reqs, rows):
+    """Pairs each request the test made with its http.csv row: by client address (a client
+    port is reused across short connections, so requests of one address pair in time order).
+    Returns ([(request, row)], [request without exactly one row], number of rows left over)."""
+    by = {}
     for r in rows:
-        d.setdefault(r["client"], []).append(r)
-    return d
+        by.setdefault(r["client"], []).append(r)
+    mine = {}
+    for q in reqs:
+        mine.setdefault(q.client, []).append(q)
+    pairs, unmatched, extra = [], [], 0
+    for client, qs in mine.items():
+        got = sorted(by.pop(client, []), key=lambda r: r["start"])
+        qs = sorted(qs, key=lambda q: q.t0)
+        if len(got) != len(qs):
+            unmatched += qs
+            extra += max(0, len(got) - len(qs))
+        else:
+            pairs += list(zip(qs, got))
+    extra += sum(len(v) for v in by.values())
+    return pairs, unmatched, extra
 
 
 @unittest.skipUnless(os.geteuid() == 0, "live capture needs root")
@@ -264,27 +280,19 @@ class TestRunTraffic(unittest.TestCase):
 
     def test_every_request_in_http_csv_with_its_status(self):
         _, rows = read_table(os.path.join(self.out, "http.csv"))
-        by = rows_by_client(rows)
-        missing, wrong = [], []
-        for q in self.reqs:
-            got = by.get(q.client, [])
-            if len(got) != 1:
-                missing.append((q.client, q.method, q.path, len(got)))
-            elif (got[0]["status"], got[0]["method"]) != (str(q.status), q.method):
-                wrong.append((q.method, q.path, q.status, got[0]["method"], got[0]["status"]))
-        self.assertEqual(missing, [], "%d of %d requests not exactly once in http.csv"
-                         % (len(missing), len(self.reqs)))
+        pairs, unmatched, extra = match_rows(self.reqs, rows)
+        self.assertEqual([(q.client, q.method, q.path) for q in unmatched], [],
+                         "%d of %d requests not exactly once in http.csv" % (len(unmatched), len(self.reqs)))
+        wrong = [(q.method, q.path, q.status, r["method"], r["status"]) for q, r in pairs
+                 if (r["status"], r["method"]) != (str(q.status), q.method)]
         self.assertEqual(wrong, [])
-        self.assertEqual(len(rows), len(self.reqs), "http.csv holds transactions nobody made")
+        self.assertEqual(extra, 0, "http.csv holds transactions nobody made")
+        self.assertEqual(len(rows), len(self.reqs))
 
     def test_http_rows_carry_the_worker_pid(self):
         _, rows = read_table(os.path.join(self.out, "http.csv"))
-        by = rows_by_client(rows)
-        bad = []
-        for q in self.reqs:
-            got = by.get(q.client, [])
-            if got and got[0]["pid"] != str(q.pid):
-                bad.append((q.method, q.path, q.pid, got[0]["pid"]))
+        pairs, _, _ = match_rows(self.reqs, rows)
+        bad = [(q.method, q.path, q.pid, r["pid"]) for q, r in pairs if r["pid"] != str(q.pid)]
         empty = sum(1 for b in bad if b[3] == "")
         self.assertTrue(len(bad) == 0, "%d of %d http.csv rows lack the pid of the worker that answered"
                         " (%d empty, %d another pid); e.g. (method, path, worker, pid in http.csv): %r"
@@ -372,8 +380,8 @@ class TestRunPrivilegeDrop(unittest.TestCase):
         time.sleep(1.5)
         self.assertEqual(probe.stop(), 0, probe.log())
         _, rows = read_table(os.path.join(out, "http.csv"))
-        by = rows_by_client(rows)
-        self.assertEqual([q.client for q in reqs if len(by.get(q.client, [])) != 1], [])
+        _, unmatched, _ = match_rows(reqs, rows)
+        self.assertEqual([q.client for q in unmatched], [], "requests made after the drop, not in http.csv")
         self.assertEqual(os.stat(os.path.join(out, "http.csv")).st_uid, nobody.pw_uid)
 
 
