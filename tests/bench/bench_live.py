@@ -126,6 +126,10 @@ def measure(a, port, tmp, name, conns, delay_ms, idle_s=0):
     with open(os.path.join(out, "summary.json")) as f:
         q = json.load(f)["quality"]
     r["kernel_drops"] = q["kernel_drops"]
+    with open(os.path.join(out, "samples.csv")) as f:
+        per = [int(row["capture_kernel_drops"] or 0) for row in csv.DictReader(f)]
+    r["drop_intervals"] = sum(1 for d in per if d)
+    r["intervals"] = len(per)
     r["iface_drops"] = q["iface_drops"]
     r["rps"] = r["captured"] / wall
     return r
@@ -172,9 +176,10 @@ def main():
           " %.2f%% without the idle cost; %.2f%% per 1000 req/s at max rate]"
           % (ratio, "PASS" if ratio <= 1 else "MISS", fixed["rps"], net, ratio_max))
     lost = top["driven"] - top["captured"]
-    print("kernel drops at max rate (%.0f req/s) = %d (target 0)  %s   [wrk-counted minus captured: %d; wrk"
-          " does not count the answers in flight when it stops]"
-          % (top["rps"], top["kernel_drops"], "PASS" if top["kernel_drops"] == 0 else "MISS", lost))
+    print("kernel drops at max rate (%.0f req/s) = %d (target 0)  %s   [in %d of %d intervals; wrk-counted minus"
+          " captured: %d (wrk does not count the answers in flight when it stops); load average %.1f on %d cores]"
+          % (top["rps"], top["kernel_drops"], "PASS" if top["kernel_drops"] == 0 else "MISS",
+             top["drop_intervals"], top["intervals"], lost, os.getloadavg()[0], os.cpu_count()))
     return 0
 
 
