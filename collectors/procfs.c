@@ -733,7 +733,7 @@ int procfs_sample(struct procfs_sampler *s, struct host_sample *out)
 		p "_write_bytes_per_s", p "_vcsw_per_s", p "_ivcsw_per_s"
 
 const char *const procfs_columns[PROCFS_NCOLUMNS] = {
-	"interval_s",
+	"host_interval_s",	/* procfs's own measured interval; samples.c has the nominal interval_s */
 	"cpu_user_pct", "cpu_system_pct", "cpu_iowait_pct", "cpu_steal_pct", "cpu_idle_pct",
 	"cpu_busiest_core_pct",
 	"load1", "load5", "load15", "procs_running", "procs_blocked",

@@ -12,8 +12,8 @@
 struct csv_writer;
 
 /*
- * Creates (truncates) path and writes the header. Returns NULL and sets errno
- * on failure. The writer owns its FILE.
+ * Creates (truncates) path and writes the header (flushed at once). Returns NULL
+ * and sets errno on failure. The writer owns its FILE.
  */
 struct csv_writer *csv_writer_new(const char *path, const char *const *columns, size_t ncolumns);
 
@@ -31,13 +31,17 @@ struct csv_writer *csv_writer_create_in(const char *dir, const char *name, const
  */
 int csv_writer_row(struct csv_writer *w, const char *const *cells, size_t ncells);
 
-/* Pushes buffered rows to the kernel (each interval, for tail -f). Returns 0 or -errno. */
+/* Pushes buffered rows to the kernel (each interval, for tail -f). Returns 0 or -errno;
+ * -ENOENT when the file was removed while open (its rows would be lost unseen). */
 int csv_writer_flush(struct csv_writer *w);
 
-/* Closes the file and reopens path for appending (SIGHUP: log rotation). */
+/* Closes the file and reopens path for appending (SIGHUP: log rotation); a new
+ * (empty) file gets the header row first. */
 int csv_writer_reopen(struct csv_writer *w);
 
-/* Flushes and closes; returns 0 or the first -errno seen. NULL is a no-op. */
+/* Flushes and closes; returns 0 or the first -errno seen. After an error the file
+ * is cut back to its size at the last successful flush: whole rows only, never part
+ * of one. NULL is a no-op. */
 int csv_writer_free(struct csv_writer *w);
 
 /* Escapes one field into out (RFC 4180); returns the length, or -1 if out is too small. */

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -14,8 +16,24 @@ struct csv_writer {
 	size_t ncolumns;
 	int err;		/* sticky: first -errno */
 	char *line;		/* one row is assembled here, then written with one fwrite */
-	size_t line_cap;
+	size_t line_cap, line_len;
+	char *header;		/* the header line, written again into a new file after a reopen */
+	size_t header_len;
+	off_t good;		/* file size at the last successful flush: whole rows only */
 };
+
+/* After a successful flush: everything up to the file's size is whole rows. A file that was
+ * removed (no name left) would swallow every later row unseen: that is an error (-ENOENT). */
+static int mark_good(struct csv_writer *w)
+{
+	struct stat st;
+	if (fstat(fileno(w->f), &st) != 0)
+		return 0;
+	if (st.st_nlink == 0)
+		return -ENOENT;
+	w->good = st.st_size;
+	return 0;
+}
 
 static int needs_quotes(const char *s)
 {
@@ -103,6 +121,7 @@ static int write_cells(struct csv_writer *w, const char *const *cells, size_t nc
 		used += (size_t)n;
 	}
 	w->line[used++] = '\n';
+	w->line_len = used;
 	if (fwrite(w->line, 1, used, w->f) != used)
 		return errno ? -errno : -EIO;
 	return 0;
@@ -125,8 +144,20 @@ struct csv_writer *csv_writer_new(const char *path, const char *const *columns, 
 		errno = e;
 		return NULL;
 	}
+	/* The header reaches the file at once: a reader (or a full disk) never sees a file without it. */
 	int rc = write_cells(w, columns, ncolumns);
+	if (!rc) {
+		w->header_len = w->line_len;
+		w->header = malloc(w->header_len);
+		if (!w->header)
+			rc = -ENOMEM;
+		else
+			memcpy(w->header, w->line, w->header_len);
+	}
+	if (!rc)
+		rc = csv_writer_flush(w);
 	if (rc) {
+		w->err = rc;
 		csv_writer_free(w);
 		errno = -rc;
 		return NULL;
@@ -166,6 +197,8 @@ int csv_writer_flush(struct csv_writer *w)
 		return w->err;
 	if (fflush(w->f) != 0)
 		w->err = errno ? -errno : -EIO;
+	else
+		w->err = mark_good(w);
 	return w->err;
 }
 
@@ -180,7 +213,14 @@ int csv_writer_reopen(struct csv_writer *w)
 		return w->err = errno ? -errno : -EIO;
 	}
 	w->f = n;
-	return 0;
+	/* A new file (the old one renamed away, or truncated) starts with the header again. */
+	struct stat st;
+	if (fstat(fileno(w->f), &st) == 0 && st.st_size == 0) {
+		w->good = 0;
+		if (fwrite(w->header, 1, w->header_len, w->f) != w->header_len)
+			return w->err = errno ? -errno : -EIO;
+	}
+	return csv_writer_flush(w);
 }
 
 int csv_writer_free(struct csv_writer *w)
@@ -189,10 +229,18 @@ int csv_writer_free(struct csv_writer *w)
 		return 0;
 	int rc = w->err;
 	if (w->f) {
+		/* After a write error what reached the file may end in part of a row: cut the file
+		 * back to the last flush that succeeded, so it holds whole rows only. */
+		int fd = dup(fileno(w->f));
 		if (fclose(w->f) != 0 && !rc)
 			rc = errno ? -errno : -EIO;
+		if (rc && fd >= 0)
+			(void)!ftruncate(fd, w->good);
+		if (fd >= 0)
+			close(fd);
 	}
 	free(w->line);
+	free(w->header);
 	free(w->path);
 	free(w);
 	return rc;

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -87,12 +89,117 @@ static void full_disk_error_is_sticky(void **state)
 	assert_int_equal(csv_writer_free(w), -ENOSPC);
 }
 
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	static char buf[8192];
+	*len = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[*len] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* A write that fails part way (here: the file size limit, like a full disk) must not leave
+ * half a row behind: the file is cut back to the last successful flush. */
+static void failed_write_leaves_whole_rows_only(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/tp-csv-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	struct rlimit old, lim;
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+	lim = old;
+	lim.rlim_cur = 1000;	/* 6 + 21 * k never lands on 1000: the limit cuts a row */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+
+	const char *cols[] = { "a", "b", "c" };
+	struct csv_writer *w = csv_writer_new(path, cols, 3);
+	assert_non_null(w);
+	int rc = 0, i;
+	for (i = 0; i < 1000 && rc == 0; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "%04d", i);
+		const char *row[] = { id, "xxxxxxxxxx", "yyyy" };
+		rc = csv_writer_row(w, row, 3);
+		if (rc == 0 && i % 10 == 9)
+			rc = csv_writer_flush(w);
+	}
+	assert_int_equal(rc, -EFBIG);
+	assert_int_equal(csv_writer_free(w), -EFBIG);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, prev);
+
+	size_t len;
+	char *text = slurp(path, &len);
+	assert_true(len >= 6 + 10 * 21);
+	assert_true(len < 1000);
+	assert_int_equal((len - 6) % 21, 0);
+	assert_int_equal(text[len - 1], '\n');
+	assert_memory_equal(text, "a,b,c\n0000,xxxxxxxxxx,yyyy\n", 27);
+	unlink(path);
+}
+
+/* SIGHUP after the file was renamed away: the new file starts with the header again. */
+static void reopen_after_rename_writes_the_header(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/tp-csv-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	char moved[64];
+	snprintf(moved, sizeof(moved), "%s.1", path);
+	const char *cols[] = { "id", "v" };
+	const char *r1[] = { "1", "a" }, *r2[] = { "2", "b" };
+	struct csv_writer *w = csv_writer_new(path, cols, 2);
+	assert_non_null(w);
+	assert_int_equal(csv_writer_row(w, r1, 2), 0);
+	assert_int_equal(csv_writer_flush(w), 0);
+	assert_int_equal(rename(path, moved), 0);
+	assert_int_equal(csv_writer_reopen(w), 0);
+	assert_int_equal(csv_writer_row(w, r2, 2), 0);
+	assert_int_equal(csv_writer_reopen(w), 0);	/* not renamed this time: no second header */
+	assert_int_equal(csv_writer_free(w), 0);
+	size_t len;
+	assert_string_equal(slurp(moved, &len), "id,v\n1,a\n");
+	assert_string_equal(slurp(path, &len), "id,v\n2,b\n");
+	unlink(path);
+	unlink(moved);
+}
+
+/* The file removed while the writer has it open: the next flush says so, not silence. */
+static void removed_file_is_an_error(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/tp-csv-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	const char *cols[] = { "id" }, *row[] = { "1" };
+	struct csv_writer *w = csv_writer_new(path, cols, 1);
+	assert_non_null(w);
+	assert_int_equal(csv_writer_row(w, row, 1), 0);
+	assert_int_equal(csv_writer_flush(w), 0);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(csv_writer_row(w, row, 1), 0);
+	assert_int_equal(csv_writer_flush(w), -ENOENT);
+	assert_int_equal(csv_writer_row(w, row, 1), -ENOENT);
+	assert_int_equal(csv_writer_free(w), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(escape_quotes_only_when_needed),
 		cmocka_unit_test(write_then_read_back),
 		cmocka_unit_test(full_disk_error_is_sticky),
+		cmocka_unit_test(failed_write_leaves_whole_rows_only),
+		cmocka_unit_test(reopen_after_rename_writes_the_header),
+		cmocka_unit_test(removed_file_is_an_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
