@@ -18,6 +18,7 @@ struct flow_owner {
 	struct sockmap_async *mapper;
 	struct owner_slot *table;
 	struct sockmap_result buf[256];
+	uint64_t lookups, unresolved;
 };
 
 struct flow_owner *flow_owner_new(void)
@@ -40,10 +41,14 @@ void flow_owner_on_first_data(void *ctx, uint64_t flow_id, enum proto proto,
 {
 	struct flow_owner *fo = ctx;
 	/* HTTP: the worker holds the server end; MongoDB: the application holds the client end. */
+	int rc;
 	if (proto == PROTO_MONGO)
-		sockmap_async_submit(fo->mapper, flow_id, client, server);
+		rc = sockmap_async_submit(fo->mapper, flow_id, client, server);
 	else
-		sockmap_async_submit(fo->mapper, flow_id, server, client);
+		rc = sockmap_async_submit(fo->mapper, flow_id, server, client);
+	fo->lookups++;
+	if (rc != 0)
+		fo->unresolved++;	/* the queue was full */
 }
 
 void flow_owner_collect(struct flow_owner *fo)
@@ -51,8 +56,10 @@ void flow_owner_collect(struct flow_owner *fo)
 	size_t n;
 	while ((n = sockmap_async_poll(fo->mapper, fo->buf, sizeof(fo->buf) / sizeof(fo->buf[0]))) > 0) {
 		for (size_t i = 0; i < n; i++) {
-			if (fo->buf[i].err != 0)
+			if (fo->buf[i].err != 0) {
+				fo->unresolved++;
 				continue;
+			}
 			struct owner_slot *s = &fo->table[fo->buf[i].flow_id & (TABLE_SIZE - 1)];
 			s->flow_id = fo->buf[i].flow_id;
 			s->pid = (int)fo->buf[i].pid;
@@ -71,6 +78,12 @@ int flow_owner_pid(void *ctx, uint64_t flow_id)
 void flow_owner_set_candidates(struct flow_owner *fo, const pid_t *pids, size_t n)
 {
 	sockmap_async_set_candidates(fo->mapper, pids, n);
+}
+
+void flow_owner_counts(const struct flow_owner *fo, uint64_t *lookups, uint64_t *unresolved)
+{
+	*lookups = fo->lookups;
+	*unresolved = fo->unresolved;
 }
 
 void flow_owner_free(struct flow_owner *fo)

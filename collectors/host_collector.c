@@ -76,6 +76,8 @@ static void *host_main(void *arg)
 	return NULL;
 }
 
+static void host_poll(void *state, ts_ns now, collector_cell *cells);
+
 static int host_init(void **state, const struct options *o)
 {
 	struct host_collector *h = calloc(1, sizeof(*h));
@@ -99,13 +101,14 @@ static int host_init(void **state, const struct options *o)
 		return log_error("procfs: cannot start the host sampler"), -ENOMEM;
 	}
 	h->started = 1;
-	/* A first sample sets every baseline, so the first row already has rates. */
+	/*
+	 * A first sample, waited for: it sets every baseline (the first row
+	 * already has rates) and discovers the web workers before capture
+	 * starts, so the first connections are looked up among them.
+	 */
 	*state = h;
-	pthread_mutex_lock(&h->mu);
-	h->want = 1;
-	h->done = 0;
-	pthread_cond_signal(&h->cv);
-	pthread_mutex_unlock(&h->mu);
+	collector_cell scratch[PROCFS_NCOLUMNS];
+	host_poll(h, 0, scratch);
 	return 0;
 }
 

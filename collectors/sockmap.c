@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -474,6 +476,12 @@ static void *async_main(void *arg)
 
 	/* After `run --user`, only this thread reads other users' /proc/PID/fd. */
 	privs_raise_for_proc_reading();
+	/*
+	 * A sync worker's connection lives a millisecond or two: on a busy host
+	 * this mostly idle thread must get the CPU at once to see it. Best
+	 * effort (needs CAP_SYS_NICE); failing leaves the default priority.
+	 */
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), -10);
 
 	pthread_mutex_lock(&a->mu);
 	for (;;) {

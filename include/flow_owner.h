@@ -34,6 +34,9 @@ int flow_owner_pid(void *fo, uint64_t flow_id);
 /* Processes to search first (the web role). */
 void flow_owner_set_candidates(struct flow_owner *fo, const pid_t *pids, size_t n);
 
+/* Lookups asked for, and those that ended without an owner. */
+void flow_owner_counts(const struct flow_owner *fo, uint64_t *lookups, uint64_t *unresolved);
+
 void flow_owner_free(struct flow_owner *fo);
 
 #endif

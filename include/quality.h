@@ -58,6 +58,10 @@ struct quality {
 	int32_t unknown_opcodes[QUALITY_MAX_UNKNOWN_OPCODES];
 	unsigned n_unknown_opcodes;
 
+	/* socket -> process (run) */
+	uint64_t pid_lookups;		/* connections looked up */
+	uint64_t pid_unresolved;	/* gone before their owner could be found (or not local) */
+
 	/* live capture (run) */
 	uint64_t kernel_drops;
 	uint64_t iface_drops;

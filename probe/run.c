@@ -274,6 +274,11 @@ int run_main(const struct options *o)
 		goto out;
 	}
 	outputs_set_pid_resolver(st.out, flow_owner_pid, st.owners);
+	if (st.cstate[0]) {
+		pid_t web[256];
+		size_t n = host_collector_web_pids(st.cstate[0], web, 256);
+		flow_owner_set_candidates(st.owners, web, n);
+	}
 
 	struct flow_table_config fc = {
 		.ports = &o->ports,
@@ -389,6 +394,8 @@ int run_main(const struct options *o)
 	ts_ns end = timestamp_now();
 	flow_table_close_all(st.flows, end);
 	outputs_drain(st.out);
+	flow_owner_collect(st.owners);
+	flow_owner_counts(st.owners, &st.q.pid_lookups, &st.q.pid_unresolved);
 	if (samples_finish(st.samples) != 0)
 		status = 1;
 	const char *inputs[] = { o->iface };

