@@ -130,7 +130,9 @@ struct capture *capture_open_live(const struct capture_live_config *cfg, char *e
 	 * traffic is still delivered in blocks. Our own poll() uses timeout_ms.
 	 */
 	pcap_set_timeout(p, CAPTURE_BLOCK_TIMEOUT_MS);
-	pcap_set_immediate_mode(p, 1);
+	/* Per-packet wakeups cost too much for the main capture; fine for a filtered trickle. */
+	if (cfg->immediate)
+		pcap_set_immediate_mode(p, 1);
 	/* Not every interface offers ns timestamps; us is then converted. */
 	pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
 

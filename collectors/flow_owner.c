@@ -2,21 +2,33 @@
 #include "flow_owner.h"
 
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 
+#include "hash.h"
 #include "log.h"
 #include "sockmap.h"
 
-#define TABLE_SIZE 65536	/* power of two; a flow id's slot is id % size (newest wins) */
+/* Both tables are direct-mapped (the newest entry wins a slot): bounded, no allocation. */
+#define CONN_SLOTS 65536
+#define FLOW_SLOTS 65536
 
-struct owner_slot {
+/* One connection, by its 4-tuple. key 0 marks an empty slot. */
+struct conn_slot {
+	uint64_t key;
+	int pid;		/* 0 while the lookup is pending or failed */
+	int pending;
+};
+
+struct flow_slot {
 	uint64_t flow_id;
-	int pid;
+	uint64_t key;		/* the connection of this flow */
 };
 
 struct flow_owner {
 	struct sockmap_async *mapper;
-	struct owner_slot *table;
+	struct conn_slot *conns;
+	struct flow_slot *flows;
 	struct sockmap_result buf[256];
 	uint64_t lookups, unresolved;
 };
@@ -26,9 +38,10 @@ struct flow_owner *flow_owner_new(void)
 	struct flow_owner *fo = calloc(1, sizeof(*fo));
 	if (!fo)
 		return NULL;
-	fo->table = calloc(TABLE_SIZE, sizeof(*fo->table));
+	fo->conns = calloc(CONN_SLOTS, sizeof(*fo->conns));
+	fo->flows = calloc(FLOW_SLOTS, sizeof(*fo->flows));
 	fo->mapper = sockmap_async_new(8192);
-	if (!fo->table || !fo->mapper) {
+	if (!fo->conns || !fo->flows || !fo->mapper) {
 		log_error("run: cannot start the socket -> process mapper");
 		flow_owner_free(fo);
 		return NULL;
@@ -36,19 +49,55 @@ struct flow_owner *flow_owner_new(void)
 	return fo;
 }
 
+/* A stable, nonzero key for the (client, server) pair. */
+static uint64_t conn_key(const struct endpoint *client, const struct endpoint *server)
+{
+	size_t alen = client->family == AF_INET6 ? 16 : 4;
+	uint64_t h = hash_fnv1a(&client->family, 1, HASH_FNV1A_SEED);
+	h = hash_fnv1a(client->addr, alen, h);
+	h = hash_fnv1a(&client->port, sizeof(client->port), h);
+	h = hash_fnv1a(server->addr, alen, h);
+	h = hash_fnv1a(&server->port, sizeof(server->port), h);
+	return h ? h : 1;
+}
+
+static void lookup(struct flow_owner *fo, uint64_t key, enum proto proto, const struct endpoint *client,
+		   const struct endpoint *server)
+{
+	struct conn_slot *c = &fo->conns[key & (CONN_SLOTS - 1)];
+	c->key = key;
+	c->pid = 0;
+	c->pending = 1;
+	fo->lookups++;
+	/* HTTP: the worker holds the server end; MongoDB: the application holds the client end. */
+	int rc = proto == PROTO_MONGO ? sockmap_async_submit(fo->mapper, key, client, server)
+				      : sockmap_async_submit(fo->mapper, key, server, client);
+	if (rc != 0) {
+		c->pending = 0;
+		fo->unresolved++;	/* the mapper's queue was full */
+	}
+}
+
+void flow_owner_note_synack(struct flow_owner *fo, enum proto proto, const struct endpoint *client,
+			    const struct endpoint *server)
+{
+	/* A SYN-ACK starts a new connection on this 4-tuple: look it up afresh. */
+	lookup(fo, conn_key(client, server), proto, client, server);
+}
+
 void flow_owner_on_first_data(void *ctx, uint64_t flow_id, enum proto proto,
 			      const struct endpoint *client, const struct endpoint *server)
 {
 	struct flow_owner *fo = ctx;
-	/* HTTP: the worker holds the server end; MongoDB: the application holds the client end. */
-	int rc;
-	if (proto == PROTO_MONGO)
-		rc = sockmap_async_submit(fo->mapper, flow_id, client, server);
-	else
-		rc = sockmap_async_submit(fo->mapper, flow_id, server, client);
-	fo->lookups++;
-	if (rc != 0)
-		fo->unresolved++;	/* the queue was full */
+	uint64_t key = conn_key(client, server);
+	struct flow_slot *f = &fo->flows[flow_id & (FLOW_SLOTS - 1)];
+	f->flow_id = flow_id;
+	f->key = key;
+	/* Already looked up since its SYN-ACK (or answered): nothing more to ask. */
+	const struct conn_slot *c = &fo->conns[key & (CONN_SLOTS - 1)];
+	if (c->key == key && (c->pending || c->pid > 0))
+		return;
+	lookup(fo, key, proto, client, server);
 }
 
 void flow_owner_collect(struct flow_owner *fo)
@@ -56,13 +105,16 @@ void flow_owner_collect(struct flow_owner *fo)
 	size_t n;
 	while ((n = sockmap_async_poll(fo->mapper, fo->buf, sizeof(fo->buf) / sizeof(fo->buf[0]))) > 0) {
 		for (size_t i = 0; i < n; i++) {
+			uint64_t key = fo->buf[i].flow_id;	/* submitted as the connection key */
+			struct conn_slot *c = &fo->conns[key & (CONN_SLOTS - 1)];
+			if (c->key != key)
+				continue;	/* the slot went to a newer connection */
+			c->pending = 0;
 			if (fo->buf[i].err != 0) {
 				fo->unresolved++;
 				continue;
 			}
-			struct owner_slot *s = &fo->table[fo->buf[i].flow_id & (TABLE_SIZE - 1)];
-			s->flow_id = fo->buf[i].flow_id;
-			s->pid = (int)fo->buf[i].pid;
+			c->pid = (int)fo->buf[i].pid;
 		}
 	}
 }
@@ -71,8 +123,11 @@ int flow_owner_pid(void *ctx, uint64_t flow_id)
 {
 	struct flow_owner *fo = ctx;
 	flow_owner_collect(fo);
-	const struct owner_slot *s = &fo->table[flow_id & (TABLE_SIZE - 1)];
-	return s->flow_id == flow_id ? s->pid : 0;
+	const struct flow_slot *f = &fo->flows[flow_id & (FLOW_SLOTS - 1)];
+	if (f->flow_id != flow_id)
+		return 0;
+	const struct conn_slot *c = &fo->conns[f->key & (CONN_SLOTS - 1)];
+	return c->key == f->key ? c->pid : 0;
 }
 
 void flow_owner_set_candidates(struct flow_owner *fo, const pid_t *pids, size_t n)
@@ -91,6 +146,7 @@ void flow_owner_free(struct flow_owner *fo)
 	if (!fo)
 		return;
 	sockmap_async_free(fo->mapper);
-	free(fo->table);
+	free(fo->conns);
+	free(fo->flows);
 	free(fo);
 }

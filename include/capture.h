@@ -29,6 +29,7 @@ struct capture_live_config {
 	int snaplen;			/* default 262144 */
 	int buffer_bytes;		/* kernel buffer; default 64 MiB */
 	int timeout_ms;			/* read timeout; default 100 */
+	int immediate;			/* deliver every packet at once (a low-volume capture) */
 };
 
 /*
