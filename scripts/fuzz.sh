@@ -16,8 +16,11 @@ for t in "$@"; do
 		$(pkg-config --libs $PKGS) -lpthread -lm
 	mkdir -p "build-fuzz/$name.corpus"
 	echo "== $name: fuzzing for $SECONDS_EACH s"
-	if ! (cd build-fuzz && "./$name" -max_total_time="$SECONDS_EACH" -print_final_stats=1 \
-		"$name.corpus" 2>&1 | tail -5); then
+	if (cd build-fuzz && "./$name" -max_total_time="$SECONDS_EACH" -print_final_stats=1 \
+		"$name.corpus" >"$name.log" 2>&1); then
+		grep -E 'number_of_executed_units|peak_rss' "build-fuzz/$name.log"
+	else
+		tail -30 "build-fuzz/$name.log"
 		echo "FAIL $name (crash input in build-fuzz/)"; fail=1
 	fi
 done
