@@ -42,6 +42,8 @@ void verdict_release(struct verdict *v);
 #define VERDICT_DISK_UTIL_PCT 90.0
 #define VERDICT_STEAL_PCT 10.0
 #define VERDICT_WEB_CPU_BUSY 0.7		/* web CPU / what its workers can use: web-cpu */
+#define VERDICT_WEB_CPU_SHARE 0.5		/* CPU-saturated host, web tier's share of the busy CPU
+						   at or above: web-cpu (the web tier is what fills it) */
 #define VERDICT_WORKERS_BUSY 0.8		/* in-flight / workers: web-workers */
 #define VERDICT_NETWORK_MIN_MS 0.5		/* wire minus server-side MongoDB latency ... */
 #define VERDICT_NETWORK_SHARE 0.5		/* ... and that share of the wire latency: network */

@@ -61,6 +61,7 @@ struct host_view {
 	double web_workers;		/* web processes minus the master; NAN when unknown */
 	double web_cap;			/* what the web tier could use: 100 x min(cores, workers) */
 	double mongod_cpu, self_cpu;
+	double busy_cpu;		/* host CPU in use, % of one core (100 - idle) x cores */
 	double in_flight;		/* mean concurrent HTTP requests */
 	double queue_share;		/* intervals where MongoDB queued or ran out of tickets */
 	double client_ms, server_ms;	/* MongoDB latency: wire (client) and serverStatus */
@@ -109,6 +110,7 @@ static void view_host(const struct run_info *info, struct host_view *h)
 	h->web_workers = isfinite(pids) && pids >= 2 ? round(pids) - 1 : isfinite(pids) && pids >= 1 ? 1 : NAN;
 	double cores = info->cores > 0 ? info->cores : 1;
 	h->web_cap = 100.0 * (isfinite(h->web_workers) ? fmin(cores, h->web_workers) : cores);
+	h->busy_cpu = isfinite(h->cpu_idle) ? fmax(0.0, 100.0 - h->cpu_idle) * cores : NAN;
 
 	size_t sat = 0, queued = 0, k = 0, kq = 0, kc = 0;
 	double inflight = 0, client = 0;
@@ -188,6 +190,22 @@ static void name_db_routes(struct verdict *v, const struct aggregate *a)
 			named++;
 		}
 	}
+}
+
+/* Who uses the host's CPU: the web tier, mongod, tierprobe, and everything else. */
+static void name_cpu_users(struct verdict *v, const struct host_view *h, int cores)
+{
+	char b1[32], b2[32], b3[32], b4[32], b5[32];
+	if (!isfinite(h->busy_cpu) || !isfinite(h->web_cpu))
+		return;
+	double known = h->web_cpu + (isfinite(h->mongod_cpu) ? h->mongod_cpu : 0) +
+		       (isfinite(h->self_cpu) ? h->self_cpu : 0);
+	say(v, "of the %s%% CPU in use (of %d%%), the web tier used %s%%, mongod %s%%, tierprobe %s%%, "
+	       "other processes (the load generator included) %s%%",
+	    s2(h->busy_cpu, b1, sizeof(b1)), 100 * cores, s2(h->web_cpu, b2, sizeof(b2)),
+	    isfinite(h->mongod_cpu) ? s2(h->mongod_cpu, b3, sizeof(b3)) : "?",
+	    isfinite(h->self_cpu) ? s2(h->self_cpu, b4, sizeof(b4)) : "?",
+	    s2(fmax(0.0, h->busy_cpu - known), b5, sizeof(b5)));
 }
 
 void verdict_decide(struct aggregate *a, const struct quality *q, const struct run_info *info,
@@ -285,8 +303,14 @@ void verdict_decide(struct aggregate *a, const struct quality *q, const struct r
 		return;
 	}
 
+	/* The web tier fills a CPU-saturated host: it is the largest part of the CPU in use. */
+	int cpu_saturated = isfinite(h.cpu_saturated_share) && h.cpu_saturated_share >= 0.5;
+	double web_share = isfinite(h.web_cpu) && isfinite(h.busy_cpu) && h.busy_cpu > 0
+		? h.web_cpu / h.busy_cpu : NAN;
+	int web_fills_host = cpu_saturated && isfinite(web_share) && web_share >= VERDICT_WEB_CPU_SHARE;
+
 	/* 3. The host, saturated by something other than the web tier. */
-	if (host_saturated && !(isfinite(web_util) && web_util >= VERDICT_WEB_CPU_BUSY)) {
+	if (host_saturated && !(isfinite(web_util) && web_util >= VERDICT_WEB_CPU_BUSY) && !web_fills_host) {
 		v->primary = "host";
 		v->confidence = "medium";
 		if (isfinite(h.run_queue))
@@ -299,14 +323,22 @@ void verdict_decide(struct aggregate *a, const struct quality *q, const struct r
 			say(v, "busiest disk %s%% utilised", s2(h.disk_util, b1, sizeof(b1)));
 		if (isfinite(h.steal) && h.steal > VERDICT_STEAL_PCT)
 			say(v, "CPU steal %s%%", s2(h.steal, b1, sizeof(b1)));
+		if (cpu_saturated)
+			name_cpu_users(v, &h, info->cores);
 		if (workers_full)
 			also(v, "web-workers");
 		return;
 	}
 	/* 4. The web tier's CPU. */
-	if (isfinite(web_util) && web_util >= VERDICT_WEB_CPU_BUSY) {
+	if ((isfinite(web_util) && web_util >= VERDICT_WEB_CPU_BUSY) || web_fills_host) {
 		v->primary = "web-cpu";
-		v->confidence = web_util >= 0.9 ? "high" : "medium";
+		v->confidence = isfinite(web_util) && web_util >= 0.9 ? "high" : "medium";
+		if (web_fills_host && !(isfinite(web_util) && web_util >= VERDICT_WEB_CPU_BUSY))
+			say(v, "the host's CPU is saturated and the web tier is the largest part of it (%s%% of "
+			       "the CPU in use): it would use more if it could get it",
+			    s2(100 * web_share, b1, sizeof(b1)));
+		if (cpu_saturated)
+			name_cpu_users(v, &h, info->cores);
 		if (host_saturated)
 			also(v, "host");
 		return;
