@@ -6,7 +6,7 @@
 MODS=/usr/lib/apache2/modules
 
 check() {
-	[ -x /usr/sbin/apache2 ] || skip "apache2 is not installed (apt-get install apache2)"
+	[ -x /usr/sbin/apache2 ] || skip "apache2 is not installed (apt-get install apache2-bin)"
 	[ -f $MODS/mod_wsgi.so ] || skip "mod_wsgi is not installed (apt-get install libapache2-mod-wsgi-py3)"
 	[ -f $MODS/mod_mpm_prefork.so ] || skip "apache2's prefork MPM module is missing"
 	id www-data >/dev/null 2>&1 || skip "no www-data user for apache2's children"
