@@ -47,6 +47,7 @@ unit: $(TESTS)
 
 golden: all
 	@/usr/bin/python3 tests/golden/run.py --bin $(BUILD)/tierprobe
+	@/usr/bin/python3 tests/golden/own.py --bin $(BUILD)/tierprobe
 
 integration: all
 	@scripts/run-integration.sh $(BUILD)/tierprobe

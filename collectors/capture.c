@@ -7,6 +7,7 @@
 
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #define CAPTURE_DEFAULT_SNAPLEN 262144
 #define CAPTURE_DEFAULT_BUFFER (64 * 1024 * 1024)
 #define CAPTURE_DEFAULT_TIMEOUT_MS 100
+#define CAPTURE_BLOCK_TIMEOUT_MS 1
 /* "One live batch": at most one kernel buffer, but never unbounded. */
 #define CAPTURE_LIVE_BATCH 4096
 
@@ -28,6 +30,7 @@ struct capture {
 	int fd;				/* live: selectable descriptor, else -1 */
 	volatile sig_atomic_t stop;
 	long offset;			/* file offset of the next record */
+	long rec_hdr;			/* classic pcap record header size; 0 = pcapng */
 	char name[256];			/* file path or interface, for messages */
 	char err[PCAP_ERRBUF_SIZE + 320];
 	capture_packet_fn fn;		/* for the pcap_dispatch trampoline */
@@ -46,6 +49,32 @@ static const char *strip_prefix(const char *msg, const char *path)
 	if (n && strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
 		return msg + n + 2;
 	return msg;
+}
+
+/*
+ * Classic pcap records have a fixed header, so the offset of the next record
+ * is simple arithmetic (ftell() would cost an lseek per packet). Returns 16,
+ * 24 for the old "modified" format (magic 0xa1b2cd34), or 0 for pcapng and
+ * anything else, whose position is asked of the stream only on failure.
+ */
+static long record_header_size(const char *path)
+{
+	uint8_t m[4];
+	FILE *f = fopen(path, "rb");
+	size_t n = f ? fread(m, 1, sizeof(m), f) : 0;
+	if (f)
+		fclose(f);
+	if (n != sizeof(m))
+		return 0;
+	uint32_t le = (uint32_t)m[0] | (uint32_t)m[1] << 8 | (uint32_t)m[2] << 16 |
+		      (uint32_t)m[3] << 24;
+	uint32_t be = (uint32_t)m[3] | (uint32_t)m[2] << 8 | (uint32_t)m[1] << 16 |
+		      (uint32_t)m[0] << 24;
+	if (le == 0xa1b2c3d4 || be == 0xa1b2c3d4 || le == 0xa1b23c4d || be == 0xa1b23c4d)
+		return 16;
+	if (le == 0xa1b2cd34 || be == 0xa1b2cd34)
+		return 24;
+	return 0;
 }
 
 struct capture *capture_open_file(const char *path, char *err, size_t errlen)
@@ -73,6 +102,7 @@ struct capture *capture_open_file(const char *path, char *err, size_t errlen)
 	c->fd = -1;
 	FILE *f = pcap_file(p);
 	c->offset = f ? ftell(f) : -1;
+	c->rec_hdr = record_header_size(path);
 	return c;
 }
 
@@ -93,7 +123,13 @@ struct capture *capture_open_live(const struct capture_live_config *cfg, char *e
 	pcap_set_snaplen(p, cfg->snaplen > 0 ? cfg->snaplen : CAPTURE_DEFAULT_SNAPLEN);
 	pcap_set_buffer_size(p, cfg->buffer_bytes > 0 ? cfg->buffer_bytes
 						      : CAPTURE_DEFAULT_BUFFER);
-	pcap_set_timeout(p, cfg->timeout_ms > 0 ? cfg->timeout_ms : CAPTURE_DEFAULT_TIMEOUT_MS);
+	/*
+	 * The kernel hands over a TPACKET_V3 block when it is full or this old:
+	 * 1 ms keeps packets at most ~1 ms late, so the socket -> process lookup
+	 * still finds connections that live only a few milliseconds, while busy
+	 * traffic is still delivered in blocks. Our own poll() uses timeout_ms.
+	 */
+	pcap_set_timeout(p, CAPTURE_BLOCK_TIMEOUT_MS);
 	/* Not every interface offers ns timestamps; us is then converted. */
 	pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
 
@@ -102,8 +138,10 @@ struct capture *capture_open_live(const struct capture_live_config *cfg, char *e
 		const char *why = pcap_geterr(p);
 		switch (rc) {
 		case PCAP_ERROR_PERM_DENIED:
+			/* Without promiscuous mode, CAP_NET_RAW is all libpcap needs. */
+			(void)why;
 			snprintf(err, errlen, "cannot activate capture on '%s': permission denied "
-				 "(needs CAP_NET_RAW and CAP_NET_ADMIN, or root): %s", iface, why);
+				 "(needs CAP_NET_RAW)", iface);
 			break;
 		case PCAP_ERROR_NO_SUCH_DEVICE:
 			snprintf(err, errlen, "cannot activate capture on '%s': no such interface",
@@ -221,12 +259,15 @@ int capture_next_batch(struct capture *c, int max, capture_packet_fn fn, void *c
 			fn(ctx, c->dlt, bytes, h->caplen, h->len, capture_ts(c, h));
 			n++;
 			/* Where a later failure starts, for the error message. */
-			if (f)
-				c->offset = ftell(f);
+			if (c->rec_hdr)
+				c->offset += c->rec_hdr + (long)h->caplen;
 			continue;
 		}
 		if (rc == PCAP_ERROR_BREAK)	/* end of file */
 			break;
+		/* pcapng: blocks vary in size; say where reading stopped. */
+		if (!c->rec_hdr && f)
+			c->offset = ftell(f);
 		snprintf(c->err, sizeof(c->err), "cannot read capture '%s' at offset %ld: %s",
 			 c->name, c->offset, strip_prefix(pcap_geterr(c->p), c->name));
 		c->err_pending = 1;

@@ -153,16 +153,17 @@ static enum l3 decode_link(int dlt, struct byte_reader *r)
  *   | ver/IHL | TOS | total length | id | flags/frag offset | TTL | proto |
  *   | checksum | source (4) | destination (4) | options (IHL*4 - 20)
  * On success r covers exactly the captured part of the IP payload and
- * *wire_len is the payload length the header claims.
+ * *wire_len is the payload length the header claims. cut is how many bytes
+ * of the frame the snaplen left out.
  */
-static int decode_ipv4(struct byte_reader *r, int snapped, struct tcp_segment *seg,
+static int decode_ipv4(struct byte_reader *r, size_t cut, struct tcp_segment *seg,
 		       size_t *wire_len, struct quality *q)
 {
 	const uint8_t *start = r->cur;
 	size_t avail = byte_reader_left(r);
 	uint8_t vihl = byte_reader_u8(r);
 	byte_reader_skip(r, 1);
-	uint16_t total = byte_reader_be16(r);
+	size_t total = byte_reader_be16(r);
 	byte_reader_skip(r, 2);
 	uint16_t frag = byte_reader_be16(r);
 	byte_reader_skip(r, 1);
@@ -177,6 +178,12 @@ static int decode_ipv4(struct byte_reader *r, int snapped, struct tcp_segment *s
 		return -1;
 	}
 	size_t hlen = (size_t)(vihl & 0x0f) * 4;
+	/*
+	 * Length 0 is a segmentation-offload (TSO / BIG TCP) send captured before
+	 * the NIC filled it in: the frame is the packet, as tcpdump also assumes.
+	 */
+	if (total == 0)
+		total = avail + cut;
 	if ((vihl >> 4) != 4 || hlen < 20 || total < hlen) {
 		q->packets_bad_header++;
 		return -1;
@@ -185,8 +192,8 @@ static int decode_ipv4(struct byte_reader *r, int snapped, struct tcp_segment *s
 		q->packets_truncated++;
 		return -1;
 	}
-	/* A total length beyond the frame is a lie unless the snaplen cut the frame. */
-	if (total > avail && !snapped) {
+	/* A total length beyond what was on the wire is a lie. */
+	if (total > avail + cut) {
 		q->packets_bad_header++;
 		return -1;
 	}
@@ -201,7 +208,7 @@ static int decode_ipv4(struct byte_reader *r, int snapped, struct tcp_segment *s
 	/* Trim Ethernet padding: bytes past the total length are not IP. */
 	size_t present = total < avail ? total : avail;
 	byte_reader_init(r, start + hlen, present - hlen);
-	*wire_len = (size_t)total - hlen;
+	*wire_len = total - hlen;
 	return 0;
 }
 
@@ -210,7 +217,7 @@ static int decode_ipv4(struct byte_reader *r, int snapped, struct tcp_segment *s
  * next header (1) | hop limit (1) | source (16) | destination (16) |
  * then a chain of extension headers, each | next (1) | length (1) | ...
  */
-static int decode_ipv6(struct byte_reader *r, int snapped, struct tcp_segment *seg,
+static int decode_ipv6(struct byte_reader *r, size_t cut, struct tcp_segment *seg,
 		       size_t *wire_len, struct quality *q)
 {
 	size_t avail = byte_reader_left(r);
@@ -231,7 +238,7 @@ static int decode_ipv6(struct byte_reader *r, int snapped, struct tcp_segment *s
 		q->packets_bad_header++;
 		return -1;
 	}
-	if ((size_t)plen + 40 > avail && !snapped) {
+	if ((size_t)plen + 40 > avail + cut) {
 		q->packets_bad_header++;
 		return -1;
 	}
@@ -343,7 +350,7 @@ int decode_frame(int dlt, const uint8_t *frame, size_t caplen, size_t wirelen, t
 	struct byte_reader r;
 	size_t wire_len = 0;
 	enum l3 l3;
-	int snapped = caplen < wirelen;
+	size_t cut = caplen < wirelen ? wirelen - caplen : 0;
 
 	q->packets++;
 	q->bytes += wirelen > caplen ? wirelen : caplen;
@@ -374,11 +381,11 @@ int decode_frame(int dlt, const uint8_t *frame, size_t caplen, size_t wirelen, t
 	}
 	switch (l3) {
 	case L3_IPV4:
-		if (decode_ipv4(&r, snapped, seg, &wire_len, q))
+		if (decode_ipv4(&r, cut, seg, &wire_len, q))
 			return -1;
 		break;
 	case L3_IPV6:
-		if (decode_ipv6(&r, snapped, seg, &wire_len, q))
+		if (decode_ipv6(&r, cut, seg, &wire_len, q))
 			return -1;
 		break;
 	default:

@@ -4,9 +4,10 @@
  * into its protocol's stream parser.
  *
  * Bounded by construction: at most max_flows entries (recycled through a free
- * list, so a SYN flood allocates nothing once the table is full), two LRU
- * lists so that never-established flows are evicted before real connections,
- * and reassembly charged to one shared struct membudget.
+ * list, so a SYN flood allocates nothing once the table is full), LRU lists
+ * per class (closed, SYN-only, active) so that lingering and never-established
+ * flows are evicted before real connections, and reassembly charged to one
+ * shared struct membudget.
  */
 #include "flow.h"
 
@@ -21,12 +22,15 @@
 #define FLOW_DEFAULT_GLOBAL (32 * 1024 * 1024)
 #define FLOW_DEFAULT_IDLE (60 * TS_NS_PER_SEC)
 #define FLOW_DEFAULT_SYN (5 * TS_NS_PER_SEC)
+#define FLOW_DEFAULT_LINGER (60 * TS_NS_PER_SEC)
 /* Buckets are a power of two; beyond this, chains just get longer. */
 #define FLOW_MAX_BUCKETS (1u << 22)
 
 enum flow_class {
 	FLOW_SYN_ONLY = 0,	/* only the client's SYN(s) seen so far */
 	FLOW_ACTIVE = 1,
+	FLOW_CLOSED = 2,	/* finished; kept a while to absorb duplicates */
+	FLOW_NCLASS = 3,
 };
 
 struct flow_list {
@@ -42,6 +46,9 @@ struct flow {
 	uint8_t proto;		/* enum proto */
 	uint8_t parser_open;
 	uint8_t parser_failed;
+	uint8_t closed;		/* FLOW_CLOSED: parser closed, reassembly released */
+	uint8_t has_isn;
+	uint32_t client_isn;	/* the client's SYN, to tell a duplicate from port reuse */
 	ts_ns last_seen;
 	struct reasm_dir dir[2];	/* indexed by enum stream_dir */
 	struct stream_ctx ctx;		/* ctx.client / ctx.server are the key */
@@ -57,10 +64,11 @@ struct flow_table {
 	struct flow **buckets;
 	uint32_t mask;
 	uint32_t seed;
-	size_t count;
+	size_t count;		/* live flows */
+	size_t closed;		/* FLOW_CLOSED entries */
 	size_t held;		/* reassembly bytes held by all flows */
 	uint64_t next_id;
-	struct flow_list lru[2];	/* by enum flow_class */
+	struct flow_list lru[FLOW_NCLASS];	/* by enum flow_class */
 	struct flow *free_list;		/* recycled entries, chained through hnext */
 };
 
@@ -156,6 +164,8 @@ struct flow_table *flow_table_new(const struct flow_table_config *cfg)
 		ft->cfg.idle_timeout = FLOW_DEFAULT_IDLE;
 	if (ft->cfg.syn_timeout <= 0)
 		ft->cfg.syn_timeout = FLOW_DEFAULT_SYN;
+	if (ft->cfg.closed_linger <= 0)
+		ft->cfg.closed_linger = FLOW_DEFAULT_LINGER;
 
 	uint32_t nb = 1024;
 	while (nb < FLOW_MAX_BUCKETS && nb < ft->cfg.max_flows * 2)
@@ -224,8 +234,8 @@ static size_t flow_held(const struct flow *f)
 	return reasm_dir_held(&f->dir[0]) + reasm_dir_held(&f->dir[1]);
 }
 
-/* Ends a flow: remaining holes become gaps, the parser flushes and is freed. */
-static void flow_destroy(struct flow_table *ft, struct flow *f, ts_ns ts)
+/* Remaining holes become gaps, the parser flushes and is freed. */
+static void flow_end_parser(struct flow_table *ft, struct flow *f, ts_ns ts)
 {
 	struct reasm_sink sink;
 	size_t held = flow_held(f);
@@ -241,6 +251,12 @@ static void flow_destroy(struct flow_table *ft, struct flow *f, ts_ns ts)
 	reasm_dir_release(&f->dir[0], &ft->budget);
 	reasm_dir_release(&f->dir[1], &ft->budget);
 	ft->held -= held;
+}
+
+/* Ends a flow and recycles its entry. */
+static void flow_destroy(struct flow_table *ft, struct flow *f, ts_ns ts)
+{
+	flow_end_parser(ft, f, ts);
 
 	struct flow **pp = &ft->buckets[f->hash & ft->mask];
 	while (*pp && *pp != f)
@@ -248,15 +264,45 @@ static void flow_destroy(struct flow_table *ft, struct flow *f, ts_ns ts)
 	if (*pp)
 		*pp = f->hnext;
 	list_unlink(&ft->lru[f->cls], f);
-	ft->count--;
+	if (f->closed)
+		ft->closed--;
+	else
+		ft->count--;
 	f->hnext = ft->free_list;
 	ft->free_list = f;
 }
 
-/* Makes room: SYN-only flows go first, so a flood cannot push real connections out. */
+/*
+ * A finished connection (both FINs, or RST) stays in the table as a closed
+ * entry for closed_linger (60 s, TCP's TIME_WAIT is 60 s on Linux):
+ * duplicated packets (a capture on "any" sees a bridged packet twice, some
+ * captures replay whole connections later) and late retransmissions are then
+ * recognised instead of starting a bogus midstream flow. Closed entries are
+ * the first to go when the table is full, so lingering costs no capacity.
+ */
+static void flow_finish(struct flow_table *ft, struct flow *f, ts_ns ts)
+{
+	flow_end_parser(ft, f, ts);
+	list_unlink(&ft->lru[f->cls], f);
+	f->cls = FLOW_CLOSED;
+	f->closed = 1;
+	list_append(&ft->lru[FLOW_CLOSED], f);
+	ft->count--;
+	ft->closed++;
+}
+
+/*
+ * Makes room: closed entries go first (nothing is lost), then SYN-only flows,
+ * so a flood cannot push real connections out.
+ */
 static void flow_evict_one(struct flow_table *ft, ts_ns now)
 {
-	struct flow *victim = ft->lru[FLOW_SYN_ONLY].head;
+	struct flow *victim = ft->lru[FLOW_CLOSED].head;
+	if (victim) {
+		flow_destroy(ft, victim, now);
+		return;
+	}
+	victim = ft->lru[FLOW_SYN_ONLY].head;
 	if (!victim)
 		victim = ft->lru[FLOW_ACTIVE].head;
 	if (!victim)
@@ -271,7 +317,7 @@ static struct flow *flow_create(struct flow_table *ft, const struct endpoint *cl
 {
 	struct flow *f;
 
-	while (ft->count >= ft->cfg.max_flows)
+	while (ft->count + ft->closed >= ft->cfg.max_flows)
 		flow_evict_one(ft, ts);
 	if (ft->free_list) {
 		f = ft->free_list;
@@ -352,6 +398,19 @@ void flow_table_segment(struct flow_table *ft, const struct tcp_segment *seg)
 	struct flow *f = flow_lookup(ft, &seg->src, &seg->dst, h);
 	int syn = seg->flags & TCP_SYN;
 
+	if (f && f->closed) {
+		/* Only a client SYN with a new ISN is a new connection on this 4-tuple. */
+		if (syn && !(seg->flags & TCP_ACK) && ep_eq(&seg->src, &f->ctx.client) &&
+		    (!f->has_isn || seg->seq != f->client_isn)) {
+			flow_destroy(ft, f, seg->ts);
+			f = NULL;
+		} else {
+			if (seg->payload_wire_len)
+				q->tcp_retransmits++;
+			return;
+		}
+	}
+
 	if (!f) {
 		int server_is_dst = 1;
 		enum proto proto = pick_server(ft, seg, &server_is_dst);
@@ -371,13 +430,14 @@ void flow_table_segment(struct flow_table *ft, const struct tcp_segment *seg)
 	enum stream_dir dir = ep_eq(&seg->src, &f->ctx.client) ? STREAM_TO_SERVER
 							       : STREAM_TO_CLIENT;
 	/*
-	 * A client SYN on a connection that already carried data or a FIN is the
-	 * 4-tuple being reused (busy clients recycle ephemeral ports quickly):
-	 * end the old connection and start a new one.
+	 * A client SYN with a new ISN on a connection that already carried data
+	 * or a FIN is the 4-tuple being reused (busy clients recycle ephemeral
+	 * ports quickly): end the old connection and start a new one. The same
+	 * ISN again is a duplicate.
 	 */
 	if (syn && !(seg->flags & TCP_ACK) && dir == STREAM_TO_SERVER &&
 	    (f->parser || f->dir[0].fin_seen || f->dir[1].fin_seen) &&
-	    seg->seq + 1 != f->dir[STREAM_TO_SERVER].next_seq) {
+	    (!f->has_isn || seg->seq != f->client_isn)) {
 		flow_destroy(ft, f, seg->ts);
 		flow_table_segment(ft, seg);	/* once: the lookup now finds nothing */
 		return;
@@ -391,11 +451,15 @@ void flow_table_segment(struct flow_table *ft, const struct tcp_segment *seg)
 	if (seg->flags & TCP_RST) {
 		if (was_syn_only)	/* refused (port closed) or aborted half-open */
 			q->flows_never_established++;
-		flow_destroy(ft, f, seg->ts);
+		flow_finish(ft, f, seg->ts);
 		return;
 	}
 
 	uint32_t seq = seg->seq;
+	if (syn && !(seg->flags & TCP_ACK) && dir == STREAM_TO_SERVER) {
+		f->has_isn = 1;
+		f->client_isn = seq;
+	}
 	if (syn) {
 		reasm_dir_syn(&f->dir[dir], seq);
 		seq++;		/* the SYN itself occupies one sequence number */
@@ -424,7 +488,7 @@ void flow_table_segment(struct flow_table *ft, const struct tcp_segment *seg)
 	}
 
 	if (f->dir[0].fin_done && f->dir[1].fin_done)
-		flow_destroy(ft, f, seg->ts);
+		flow_finish(ft, f, seg->ts);
 }
 
 void flow_table_expire(struct flow_table *ft, ts_ns now)
@@ -439,6 +503,8 @@ void flow_table_expire(struct flow_table *ft, ts_ns now)
 		ft->cfg.q->flows_expired_idle++;
 		flow_destroy(ft, f, now);
 	}
+	while ((f = ft->lru[FLOW_CLOSED].head) && f->last_seen < now - ft->cfg.closed_linger)
+		flow_destroy(ft, f, now);
 }
 
 void flow_table_close_all(struct flow_table *ft, ts_ns now)
@@ -449,6 +515,8 @@ void flow_table_close_all(struct flow_table *ft, ts_ns now)
 	while ((f = ft->lru[FLOW_ACTIVE].head))
 		flow_destroy(ft, f, now);
 	while ((f = ft->lru[FLOW_SYN_ONLY].head))
+		flow_destroy(ft, f, now);
+	while ((f = ft->lru[FLOW_CLOSED].head))
 		flow_destroy(ft, f, now);
 }
 
@@ -467,7 +535,7 @@ void flow_table_free(struct flow_table *ft)
 	if (!ft)
 		return;
 	/* Normally empty (flow_table_close_all came first); else close at last activity. */
-	for (int c = 0; c < 2; c++)
+	for (int c = 0; c < FLOW_NCLASS; c++)
 		while (ft->lru[c].head)
 			flow_destroy(ft, ft->lru[c].head, ft->lru[c].head->last_seen);
 	while (ft->free_list) {

@@ -998,6 +998,28 @@ static void http_dir_data(struct http_parser *p, struct http_msg *m, const uint8
 			http_resync_byte(p, m, d[i], ts);
 			i++;
 			break;
+		case HS_HEADER:
+			/*
+			 * Fast path: the value of a header we do not read is skipped up
+			 * to the next CR or LF in one step (same accounting, same cap),
+			 * instead of byte by byte through the state machine.
+			 */
+			if (!c->saw_cr && (c->hsub == H_SKIP ||
+					   (c->hsub == H_VALUE && c->which == HDR_OTHER)) &&
+			    c->hdr_bytes < HTTP_HEADER_BLOCK_MAX) {
+				size_t room = HTTP_HEADER_BLOCK_MAX - c->hdr_bytes;
+				size_t k = 0;
+				while (k < len - i && k < room && d[i + k] != '\r' && d[i + k] != '\n')
+					k++;
+				if (k > 0) {
+					c->bytes += k;
+					c->hdr_bytes += k;
+					c->last = ts;
+					i += k;
+					break;
+				}
+			}
+			/* fall through */
 		default: {
 			int rc = http_msg_byte(p, m, d[i], ts);
 			if (rc < 0)

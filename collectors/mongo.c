@@ -33,7 +33,9 @@
  * dropped and counted (mongo_unmatched_replies). Requests that get no reply
  * (OP_MSG moreToCome, legacy OP_INSERT/UPDATE/DELETE/KILL_CURSORS) are
  * emitted at once; moreToCome ones carry the more-to-come note.
- * Exhaust cursors: one txn per reply, each noted exhaust. The first pairs
+ * Exhaust cursors (OP_MSG moreToCome replies, or OP_REPLY batches with a live
+ * cursor answering an OP_QUERY with the exhaust flag 0x40): one txn per reply,
+ * each noted exhaust. The first pairs
  * with the request; each later reply answers the previous reply's requestID
  * and gets a txn whose "request" times are the previous reply's last byte
  * (so latency is the time to that batch) and req_bytes 0.
@@ -80,9 +82,12 @@ struct mongo_dir {
 	ts_ns first, last;		/* capture times of the message's first/last byte */
 };
 
+#define LEGACY_FIND_EXHAUST 2
+
 struct mongo_pending {
 	int32_t key;			/* the requestID (or exhaust reply's) a reply answers */
-	int legacy_find;		/* OP_QUERY on a collection: its reply holds data, not ok/code */
+	int legacy_find;		/* OP_QUERY on a collection: its reply holds data, not ok/code;
+					 * LEGACY_FIND_EXHAUST: with the exhaust flag */
 	struct mongo_txn t;		/* request half, filled in */
 };
 
@@ -232,7 +237,10 @@ static void on_request(struct mongo_conn *c, const struct mongo_msg *m, ts_ns fi
 		emit(c, &t);
 		return;
 	}
-	pending_add(c, m->h.request_id, m->opcode == MONGO_OP_QUERY && !m->is_command, &t);
+	int legacy_find = 0;
+	if (m->opcode == MONGO_OP_QUERY && !m->is_command)
+		legacy_find = (m->flags & MONGO_QUERY_FLAG_EXHAUST) ? LEGACY_FIND_EXHAUST : 1;
+	pending_add(c, m->h.request_id, legacy_find, &t);
 }
 
 /*
@@ -271,8 +279,12 @@ static void on_reply(struct mongo_conn *c, const struct mongo_msg_header *h,
 	}
 	if (m->compressed)
 		t.notes |= TXN_NOTE_COMPRESSED;
-	if (m->opcode == MONGO_OP_MSG && m->more_to_come) {
-		/* exhaust: this reply is answered by the next one, not by a request */
+	/* Exhaust: this reply is answered by the next one, not by a request. OP_MSG says so
+	 * with moreToCome; a legacy OP_QUERY exhaust find's OP_REPLY with a live cursor too
+	 * (the server streams batches until the cursor id is 0). */
+	int legacy_more = legacy_find == LEGACY_FIND_EXHAUST && m->opcode == MONGO_OP_REPLY &&
+			  m->cursor_id != 0 && !(m->flags & MONGO_REPLY_FLAG_QUERY_FAILURE);
+	if ((m->opcode == MONGO_OP_MSG && m->more_to_come) || legacy_more) {
 		t.notes |= TXN_NOTE_EXHAUST;
 		emit(c, &t);
 		struct mongo_txn next = t;
@@ -286,7 +298,7 @@ static void on_reply(struct mongo_conn *c, const struct mongo_msg_header *h,
 		next.ok = -1;
 		next.error_code = 0;
 		next.notes = base_notes(c) | TXN_NOTE_EXHAUST;
-		pending_add(c, h->request_id, 0, &next);
+		pending_add(c, h->request_id, legacy_find, &next);
 		return;
 	}
 	emit(c, &t);

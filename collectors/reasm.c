@@ -87,7 +87,8 @@ static void deliver(struct reasm_dir *d, const struct reasm_config *cfg, const u
 
 static void check_fin(struct reasm_dir *d, ts_ns ts, const struct reasm_sink *sink)
 {
-	if (d->fin_seen && !d->fin_done && d->next_seq == d->fin_seq) {
+	/* At or past the FIN: a sender may (wrongly) send data beyond its own FIN. */
+	if (d->fin_seen && !d->fin_done && seq_diff(d->next_seq, d->fin_seq) >= 0) {
 		d->fin_done = 1;
 		if (sink->fin)
 			sink->fin(sink->ctx, d->dir, ts);

@@ -64,7 +64,10 @@ struct capture_stats {
 /* Live only: cumulative libpcap statistics. Returns 0 or -1. */
 int capture_stats(struct capture *c, struct capture_stats *st);
 
-/* File offset of the next record (to say where a truncated file ended); -1 when live. */
+/*
+ * File offset of the next record (to say where a truncated file ended); for
+ * pcapng after a failure, where reading stopped. -1 when live.
+ */
 long capture_file_offset(const struct capture *c);
 
 /* Breaks a blocking capture loop from a signal handler. */

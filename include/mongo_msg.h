@@ -42,6 +42,8 @@ enum mongo_opcode {
 #define MONGO_MSG_FLAG_CHECKSUM 0x1u
 #define MONGO_MSG_FLAG_MORE_TO_COME 0x2u
 #define MONGO_MSG_FLAG_EXHAUST_ALLOWED 0x10000u
+/* OP_QUERY flags */
+#define MONGO_QUERY_FLAG_EXHAUST 0x40u
 /* OP_REPLY responseFlags */
 #define MONGO_REPLY_FLAG_QUERY_FAILURE 0x2u
 

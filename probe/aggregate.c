@@ -217,8 +217,10 @@ static int cmp_shape(const void *x, const void *y)
 void aggregate_sort(struct aggregate *a)
 {
 	/* The index points at positions: rebuild it after sorting. */
-	qsort(a->routes, a->nroutes, sizeof(*a->routes), cmp_route);
-	qsort(a->shapes, a->nshapes, sizeof(*a->shapes), cmp_shape);
+	if (a->nroutes)
+		qsort(a->routes, a->nroutes, sizeof(*a->routes), cmp_route);
+	if (a->nshapes)
+		qsort(a->shapes, a->nshapes, sizeof(*a->shapes), cmp_shape);
 	memset(a->route_index, 0, a->index_cap * sizeof(uint32_t));
 	memset(a->shape_index, 0, a->index_cap * sizeof(uint32_t));
 	size_t mask = a->index_cap - 1;

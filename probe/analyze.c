@@ -35,8 +35,7 @@ static void on_packet(void *ctx, int dlt, const uint8_t *frame, size_t caplen, s
 	struct analyze_state *st = ctx;
 	struct tcp_segment seg;
 
-	st->q.packets++;
-	st->q.bytes += wirelen;
+	/* decode_frame() counts packets and bytes itself. */
 	if (ts > st->last_ts)
 		st->last_ts = ts;
 	if (decode_frame(dlt, frame, caplen, wirelen, ts, &seg, &st->q) == 0)
@@ -68,7 +67,7 @@ int analyze_main(const struct options *o)
 	for (int i = 0; i < nfiles; i++) {
 		caps[i] = capture_open_file(o->args[i], err, sizeof(err));
 		if (!caps[i]) {
-			log_error("cannot open capture '%s': %s", o->args[i], err);
+			log_error("%s", err);	/* names the file and the reason */
 			status = 2;
 			break;
 		}
@@ -126,9 +125,8 @@ int analyze_main(const struct options *o)
 			fprintf(stderr, "\r\033[K");
 		if (n < 0) {
 			/* A cut-off file is still worth its whole packets: say so, keep going. */
-			snprintf(input_error, sizeof(input_error), "'%s': %s at byte %ld", o->args[i],
-				 capture_error(caps[i]), capture_file_offset(caps[i]));
-			log_warning("capture %s; analysed the packets before it", input_error);
+			snprintf(input_error, sizeof(input_error), "%s", capture_error(caps[i]));
+			log_warning("%s; analysed the packets before it", input_error);
 		}
 	}
 	flow_table_close_all(st.flows, st.last_ts == TS_NONE ? 0 : st.last_ts);

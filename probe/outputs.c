@@ -143,18 +143,44 @@ void outputs_advance(struct outputs *o, ts_ns now)
 	join_advance(o->join, now);
 }
 
-/* Duration between two capture times in ms with three decimals; "" when either is unknown. */
+/*
+ * Duration between two capture times in ms with three decimals; "" when
+ * either is unknown. Integer arithmetic: the times are whole microseconds
+ * already, and this runs for every row.
+ */
 static const char *fmt_ms(char *buf, size_t len, ts_ns from, ts_ns to)
 {
 	buf[0] = '\0';
-	if (from != TS_NONE && to != TS_NONE)
-		snprintf(buf, len, "%.3f", (double)(to - from) / 1e6);
+	if (from == TS_NONE || to == TS_NONE || len < 24)
+		return buf;
+	int64_t us = (to - from) / 1000;
+	char tmp[24], *p = tmp + sizeof(tmp);
+	uint64_t a = (uint64_t)(us < 0 ? -us : us);
+	*--p = '\0';
+	for (int i = 0; i < 3; i++, a /= 10)
+		*--p = (char)('0' + a % 10);
+	*--p = '.';
+	do {
+		*--p = (char)('0' + a % 10);
+		a /= 10;
+	} while (a);
+	if (us < 0)
+		*--p = '-';
+	memcpy(buf, p, (size_t)(tmp + sizeof(tmp) - p));
 	return buf;
 }
 
+/* buf holds at least 21 bytes (every caller passes 24). */
 static const char *fmt_u64(char *buf, size_t len, uint64_t v)
 {
-	snprintf(buf, len, "%" PRIu64, v);
+	char tmp[24], *p = tmp + sizeof(tmp);
+	(void)len;
+	*--p = '\0';
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	memcpy(buf, p, (size_t)(tmp + sizeof(tmp) - p));
 	return buf;
 }
 

@@ -16,7 +16,7 @@ const struct quality_field quality_fields[] = {
 	QF(packets), QF(bytes), QF(packets_truncated), QF(packets_not_ip), QF(packets_not_tcp),
 	QF(packets_bad_header), QF(packets_ignored_port), QF(ip_fragments), QF(flows),
 	QF(flows_midstream), QF(flows_expired_idle), QF(flows_evicted),
-	QF(flows_never_established), QF(tcp_gaps), QF(tcp_gap_bytes), QF(tcp_out_of_order),
+	QF(flows_never_established), QF(flows_parser_failed), QF(tcp_gaps), QF(tcp_gap_bytes), QF(tcp_out_of_order),
 	QF(tcp_retransmits), QF(reasm_flow_cap_hits), QF(reasm_global_cap_hits),
 	QF(http_requests), QF(http_responses), QF(http_unmatched_requests),
 	QF(http_unmatched_responses), QF(http_parse_errors), QF(http_gaps), QF(mongo_messages),

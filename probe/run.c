@@ -77,8 +77,7 @@ static void on_packet(void *ctx, int dlt, const uint8_t *frame, size_t caplen, s
 	struct run_state *st = ctx;
 	struct tcp_segment seg;
 
-	st->q.packets++;
-	st->q.bytes += wirelen;
+	/* decode_frame() counts packets and bytes itself. */
 	st->last_packet = ts;
 	if (decode_frame(dlt, frame, caplen, wirelen, ts, &seg, &st->q) == 0)
 		flow_table_segment(st->flows, &seg);
@@ -236,10 +235,11 @@ int run_main(const struct options *o)
 		.iface = o->iface,
 		.bpf = filter,
 		.buffer_bytes = o->buffer_mib * 1024 * 1024,
+		.timeout_ms = 10,	/* the loop below already waited in poll() */
 	};
 	st.cap = capture_open_live(&lc, err, sizeof(err));
 	if (!st.cap) {
-		log_error("run: cannot capture on '%s': %s", o->iface, err);
+		log_error("run: %s", err);
 		outputs_free(st.out);
 		return 1;
 	}

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "capture.h"
@@ -218,6 +219,18 @@ static void test_read_pcapng(void **state)
 	assert_int_equal(got.caplen[0], flen);
 	assert_int_equal(got.first[1], 0x45);
 	capture_free(c);
+
+	/* cut inside the second packet block: the first, then an error */
+	assert_int_equal(truncate(path, (off_t)n - 10), 0);
+	memset(&got, 0, sizeof(got));
+	c = capture_open_file(path, err, sizeof(err));
+	assert_non_null(c);
+	assert_int_equal(capture_next_batch(c, 0, on_pkt, &got), 1);
+	assert_int_equal(capture_next_batch(c, 0, on_pkt, &got), -1);
+	print_message("pcapng cut: %s\n", capture_error(c));
+	assert_non_null(strstr(capture_error(c), "truncated"));
+	assert_non_null(strstr(capture_error(c), path));
+	capture_free(c);
 }
 
 /* ---- real captures: decode counts checked against tshark 4.x ---- */
@@ -310,8 +323,33 @@ static void test_op_msg_port_9991(void **state)
 	capture_free(c);
 }
 
+/* As root, drop to nobody in a child to see the unprivileged message. */
+static void live_unprivileged(void)
+{
+	if (geteuid() != 0)
+		return;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char err[512];
+		struct capture_live_config cfg = { .iface = "lo", .buffer_bytes = 1 << 20 };
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(3);
+		struct capture *c = capture_open_live(&cfg, err, sizeof(err));
+		if (c)
+			_exit(4);
+		_exit(strcmp(err, "cannot activate capture on 'lo': permission denied "
+				  "(needs CAP_NET_RAW)") == 0 ? 0 : 5);
+	}
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void test_live_errors(void **state)
 {
+	live_unprivileged();
 	(void)state;
 	char err[512];
 	struct capture_live_config cfg = { .iface = "tp-no-such0", .timeout_ms = 10,

@@ -280,6 +280,33 @@ static void test_lying_lengths(void **state)
 	memcpy(b, f, n); b[6] = 0; b[40] = 6; b[41] = 20; /* hop-by-hop of 168 bytes */
 	expect_bad(b, n, bad);
 
+	/* A snaplen cut does not excuse a length beyond what was on the wire. */
+	n = build(&g, 0, TCP_ACK, PAYLOAD, PLEN, f, sizeof(f));
+	{
+		struct tcp_segment sg;
+		struct quality qq = { 0 };
+		memcpy(b, f, n); b[2] = 0x05; b[3] = 0xdc;	/* total 1500 */
+		assert_int_not_equal(decode_copy(DLT_RAW, b, n, 1000, &sg, &qq), 0);
+		assert_int_equal(qq.packets_bad_header, 1);
+		assert_int_equal(decode_copy(DLT_RAW, b, n, 1500, &sg, &qq), 0);
+		assert_int_equal(sg.payload_wire_len, 1500 - 40);
+		assert_int_equal(sg.payload_len, n - 40);
+	}
+
+	/* IPv4 length 0: a TSO send, the frame is the packet */
+	n = build(&g, 0, TCP_ACK, PAYLOAD, PLEN, f, sizeof(f));
+	{
+		struct tcp_segment sg;
+		struct quality qq = { 0 };
+		memcpy(b, f, n); b[2] = 0; b[3] = 0;
+		assert_int_equal(decode_copy(DLT_RAW, b, n, n, &sg, &qq), 0);
+		assert_int_equal(sg.payload_len, PLEN);
+		assert_int_equal(sg.payload_wire_len, PLEN);
+		assert_int_equal(decode_copy(DLT_RAW, b, n - 5, n, &sg, &qq), 0);
+		assert_int_equal(sg.payload_len, PLEN - 5);
+		assert_int_equal(sg.payload_wire_len, PLEN);
+	}
+
 	/* A shorter IP length than the frame: the rest is padding, not payload. */
 	n = build(&g, 0, TCP_ACK, PAYLOAD, PLEN, f, sizeof(f));
 	struct tcp_segment seg;

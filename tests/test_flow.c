@@ -11,8 +11,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "capture.h"
 #include "flow.h"
+#include "pcapgen.h"
 
 /* ---- a parser that writes down what it is told ---- */
 
@@ -236,11 +239,29 @@ static void test_port_reuse(void **state)
 	assert_string_equal(rec.closed_log[1], "open S:two close");
 	assert_int_equal(rec.closed_ctx[1].flow_id, 2);
 	assert_int_equal(q.tcp_gaps + q.tcp_retransmits + q.tcp_out_of_order, 0);
+	/* after both FINs: duplicates are absorbed, a new ISN is a new connection */
+	pkt(ft, 10, C, 40002, S, 80, TCP_SYN, 300, NULL);
+	pkt(ft, 11, C, 40002, S, 80, TCP_ACK, 301, "req");
+	pkt(ft, 12, S, 80, C, 40002, TCP_ACK, 1, "resp");	/* midstream base for replies */
+	pkt(ft, 13, C, 40002, S, 80, TCP_FIN | TCP_ACK, 304, NULL);
+	pkt(ft, 14, S, 80, C, 40002, TCP_FIN | TCP_ACK, 5, NULL);
+	assert_int_equal(rec.closes, 3);
+	assert_string_equal(rec.closed_log[2], "open S:req C:resp Sfin Cfin close");
+	pkt(ft, 15, C, 40002, S, 80, TCP_SYN, 300, NULL);		/* duplicate SYN */
+	pkt(ft, 16, S, 80, C, 40002, TCP_ACK, 1, "resp");		/* duplicate data */
+	assert_int_equal(flow_table_count(ft), 0);
+	assert_int_equal(rec.opens, 3);
+	assert_int_equal(q.tcp_retransmits, 1);
+	pkt(ft, 17, C, 40002, S, 80, TCP_SYN, 9000, NULL);		/* reuse */
+	pkt(ft, 18, C, 40002, S, 80, TCP_ACK, 9001, "again");
+	assert_int_equal(flow_table_count(ft), 1);
+	flow_table_close_all(ft, 19);
+	assert_string_equal(rec.closed_log[3], "open S:again close");
 	/* a retransmitted SYN before any data is the same connection */
 	pkt(ft, 7, C, 40001, S, 80, TCP_SYN, 100, NULL);
 	pkt(ft, 8, C, 40001, S, 80, TCP_SYN, 100, NULL);
 	assert_int_equal(flow_table_count(ft), 1);
-	assert_int_equal(q.flows, 3);
+	assert_int_equal(q.flows, 5);
 	flow_table_free(ft);
 }
 
@@ -262,6 +283,39 @@ static void test_rst_and_gaps(void **state)
 	pkt(ft, 6, S, 80, C, 40001, TCP_RST | TCP_ACK, 0, NULL);
 	assert_int_equal(q.flows_never_established, 1);
 	assert_int_equal(rec.opens, 1);
+	flow_table_free(ft);
+}
+
+static void test_shared_budget(void **state)
+{
+	(void)state;
+	memset(&rec, 0, sizeof(rec));
+	memset(&q, 0, sizeof(q));
+	portmap_init(&ports);
+	assert_int_equal(portmap_add_list(&ports, "80", PROTO_HTTP), 0);
+	struct flow_table_config cfg = {
+		.ports = &ports, .q = &q, .parser = { NULL, &fake_ops, NULL },
+		.per_flow_buffer = 2 * (64 + 4),	/* two held 4-byte segments per direction */
+		.global_buffer = 3 * (64 + 4),		/* three in all */
+	};
+	struct flow_table *ft = flow_table_new(&cfg);
+	assert_non_null(ft);
+	pkt(ft, 1, C, 1, S, 80, TCP_ACK, 0, "a");
+	pkt(ft, 2, C, 1, S, 80, TCP_ACK, 10, "bbbb");	/* held */
+	pkt(ft, 3, C, 1, S, 80, TCP_ACK, 20, "cccc");	/* held */
+	pkt(ft, 4, C, 1, S, 80, TCP_ACK, 30, "dddd");	/* flow cap: hole 1..9 given up */
+	assert_int_equal(q.reasm_flow_cap_hits, 1);
+	assert_int_equal(flow_table_buffered(ft), 2 * (64 + 4));
+	pkt(ft, 5, C, 2, S, 80, TCP_ACK, 0, "x");
+	pkt(ft, 6, C, 2, S, 80, TCP_ACK, 10, "yyyy");	/* the last room in the budget */
+	pkt(ft, 7, C, 2, S, 80, TCP_ACK, 20, "zzzz");	/* global cap: hole 1..9 given up */
+	assert_int_equal(q.reasm_global_cap_hits, 1);
+	assert_int_equal(flow_table_buffered(ft), 3 * (64 + 4));
+	flow_table_close_all(ft, 8);
+	assert_int_equal(flow_table_buffered(ft), 0);
+	assert_string_equal(rec.closed_log[0], "open(mid) S:a Sgap9 S:bbbb Sgap6 S:cccc Sgap6 "
+					       "S:dddd close");
+	assert_string_equal(rec.closed_log[1], "open(mid) S:x Sgap9 S:yyyy Sgap6 S:zzzz close");
 	flow_table_free(ft);
 }
 
@@ -380,6 +434,147 @@ static void test_no_parser_or_failed_open(void **state)
 	flow_table_free(ft);
 }
 
+/* ---- real captures through capture + decode + flow, byte totals checked with tshark ---- */
+
+static struct {
+	uint64_t bytes, gaps, gap_bytes, fins;
+} tot;
+
+static void *count_open(const struct stream_ctx *ctx)
+{
+	(void)ctx;
+	return &tot;
+}
+static void count_data(void *p, enum stream_dir dir, const uint8_t *data, size_t len, ts_ns ts)
+{
+	(void)p; (void)dir; (void)data; (void)ts;
+	tot.bytes += len;
+}
+static void count_gap(void *p, enum stream_dir dir, uint64_t len, ts_ns ts)
+{
+	(void)p; (void)dir; (void)ts;
+	tot.gaps++;
+	tot.gap_bytes += len;
+}
+static void count_fin(void *p, enum stream_dir dir, ts_ns ts)
+{
+	(void)p; (void)dir; (void)ts;
+	tot.fins++;
+}
+static void count_close(void *p, ts_ns ts)
+{
+	(void)p; (void)ts;
+}
+static const struct stream_parser_ops count_ops = {
+	"count", count_open, count_data, count_gap, count_fin, count_close,
+};
+
+static void feed(void *ctx, int dlt, const uint8_t *frame, size_t caplen, size_t wirelen,
+		 ts_ns ts)
+{
+	struct tcp_segment seg;
+	if (decode_frame(dlt, frame, caplen, wirelen, ts, &seg, &q) == 0)
+		flow_table_segment(ctx, &seg);
+}
+
+static void test_real_captures(void **state)
+{
+	(void)state;
+	/*
+	 * bytes: the sum over streams of `tshark -q -z follow,tcp,raw,N` (which
+	 * drops retransmissions); gap: "[N bytes missing in capture file]".
+	 */
+	static const struct {
+		const char *file, *ports;
+		uint64_t bytes, gap_bytes, flows;
+	} want[] = {
+		{ "gap_in_stream.pcap", "8000", 28159, 49152, 1 },
+		{ "mongodb_op_msg_opcode.pcap", "9991", 77281, 0, 2 },
+		{ "wsgi_drum.pcap", "8888", 284419, 0, 16 },
+		{ "http_minitwit.pcap", "80,5000", 6836, 0, 6 },
+		{ "mongo_3.0_session.pcap", "27017", 6244, 0, 1 },
+		{ "http_get_2k_file.pcap", "8000", 2357, 0, 2 },
+		{ "http_10_connection_close.pcap", "5432,8000", 18804, 0, 2 },
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		char path[256], err[512];
+		memset(&tot, 0, sizeof(tot));
+		memset(&q, 0, sizeof(q));
+		portmap_init(&ports);
+		assert_int_equal(portmap_add_list(&ports, want[i].ports, PROTO_HTTP), 0);
+		struct flow_table_config cfg = { .ports = &ports, .q = &q,
+						 .parser = { NULL, &count_ops, NULL } };
+		struct flow_table *ft = flow_table_new(&cfg);
+		assert_non_null(ft);
+		snprintf(path, sizeof(path), "../shared/peer/packetbeat/%s", want[i].file);
+		struct capture *c = capture_open_file(path, err, sizeof(err));
+		if (!c)
+			fail_msg("%s", err);
+		int n = capture_next_batch(c, 0, feed, ft);
+		assert_int_equal(n, (int)q.packets);
+		flow_table_close_all(ft, 0);
+		print_message("%-32s flows %llu bytes %llu gaps %llu/%llu B retrans %llu ooo %llu "
+			      "fins %llu\n", want[i].file, (unsigned long long)q.flows,
+			      (unsigned long long)tot.bytes, (unsigned long long)tot.gaps,
+			      (unsigned long long)tot.gap_bytes,
+			      (unsigned long long)q.tcp_retransmits,
+			      (unsigned long long)q.tcp_out_of_order, (unsigned long long)tot.fins);
+		assert_int_equal(tot.bytes, want[i].bytes);
+		assert_int_equal(tot.gap_bytes, want[i].gap_bytes);
+		assert_int_equal(q.flows, want[i].flows);
+		assert_int_equal(flow_table_count(ft), 0);
+		assert_int_equal(flow_table_buffered(ft), 0);
+		capture_free(c);
+		flow_table_free(ft);
+	}
+}
+
+/* pcapgen -> file -> capture -> decode -> flow: the whole network half on generated traffic. */
+static void test_generated_conversations(void **state)
+{
+	(void)state;
+	static const char req[] = "GET /users/42 HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+	char path[] = "/tmp/tierprobe-test-flow-XXXXXX", err[512];
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	int dlts[] = { DLT_EN10MB, DLT_LINUX_SLL2, DLT_NULL };
+	for (size_t i = 0; i < 3; i++) {
+		struct pcapgen *g = pcapgen_open(path, dlts[i]);
+		assert_non_null(g);
+		g->vlan_n = dlts[i] == DLT_EN10MB;
+		ts_ns t = 1764108975LL * TS_NS_PER_SEC;
+		t = pcapgen_conversation(g, t, "10.0.0.1", 40000, "10.0.0.2", 8000, req,
+					 sizeof(req) - 1, resp, sizeof(resp) - 1, 7);
+		pcapgen_conversation(g, t, "2001:db8::1", 40001, "2001:db8::2", 8000, req,
+				     sizeof(req) - 1, resp, sizeof(resp) - 1, 0);
+		assert_int_equal(pcapgen_close(g), 0);
+
+		memset(&tot, 0, sizeof(tot));
+		memset(&q, 0, sizeof(q));
+		portmap_init(&ports);
+		assert_int_equal(portmap_add_list(&ports, "8000", PROTO_HTTP), 0);
+		struct flow_table_config cfg = { .ports = &ports, .q = &q,
+						 .parser = { NULL, &count_ops, NULL } };
+		struct flow_table *ft = flow_table_new(&cfg);
+		struct capture *c = capture_open_file(path, err, sizeof(err));
+		if (!c)
+			fail_msg("%s", err);
+		assert_true(capture_next_batch(c, 0, feed, ft) > 0);
+		assert_int_equal(flow_table_count(ft), 0);	/* both closed by FINs */
+		assert_int_equal(tot.bytes, 2 * (sizeof(req) - 1 + sizeof(resp) - 1));
+		assert_int_equal(tot.fins, 4);
+		assert_int_equal(tot.gaps, 0);
+		assert_int_equal(q.flows, 2);
+		assert_int_equal(q.flows_midstream, 0);
+		assert_int_equal(q.tcp_retransmits + q.tcp_out_of_order, 0);
+		capture_free(c);
+		flow_table_free(ft);
+	}
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,10 +582,13 @@ int main(void)
 		cmocka_unit_test(test_server_side),
 		cmocka_unit_test(test_port_reuse),
 		cmocka_unit_test(test_rst_and_gaps),
+		cmocka_unit_test(test_shared_budget),
 		cmocka_unit_test(test_idle_and_syn_expiry),
 		cmocka_unit_test(test_eviction_lru),
 		cmocka_unit_test(test_syn_flood_bounded),
 		cmocka_unit_test(test_no_parser_or_failed_open),
+		cmocka_unit_test(test_real_captures),
+		cmocka_unit_test(test_generated_conversations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -259,6 +259,75 @@ static void test_exhaust(void **state)
 	fx_free(f);
 }
 
+/*
+ * Legacy exhaust (tests/captures/mongo_exhaust.pcap, pymongo 3.11): an OP_QUERY find with the
+ * exhaust flag, then OP_REPLY batches, each answering the previous reply, the last with
+ * cursor id 0. Without the flag the same chained replies do not pair.
+ */
+static void tb_legacy_reply(struct tbuf *b, int32_t rid, int32_t rto, int64_t cursor, int32_t start,
+			    int n, const bson_t *doc)
+{
+	tb_begin(b, rid, rto, MONGO_OP_REPLY);
+	tb_u32(b, 8);
+	tb_u32(b, (uint32_t)(cursor & 0xffffffff)); tb_u32(b, (uint32_t)((uint64_t)cursor >> 32));
+	tb_u32(b, (uint32_t)start); tb_u32(b, (uint32_t)n);
+	for (int i = 0; i < n; i++)
+		tb_doc(b, doc);
+	tb_end(b);
+}
+
+static void test_legacy_exhaust(void **state)
+{
+	bson_t *q = BCON_NEW("$query", "{", "}", "$orderby", "{", "_id", BCON_INT32(1), "}");
+	bson_t *doc = BCON_NEW("_id", BCON_INT32(1), "n", BCON_INT32(1));
+	(void)state;
+	for (int flag = 1; flag >= 0; flag--) {
+		struct fixture *f = fx_new(1 << 20, 0);
+		struct tbuf b = { 0 };
+		tb_begin(&b, 1714636915, 0, MONGO_OP_QUERY);
+		tb_u32(&b, flag ? MONGO_QUERY_FLAG_EXHAUST : 0); tb_cstr(&b, "shop.logs");
+		tb_u32(&b, 0); tb_u32(&b, 3); tb_doc(&b, q);
+		tb_end(&b);
+		size_t req_len = b.len;
+		feed(f, STREAM_TO_SERVER, b.p, b.len, 10);
+		tb_legacy_reply(&b, 3, 1714636915, 77, 0, 3, doc);
+		feed(f, STREAM_TO_CLIENT, b.p, b.len, 20);
+		tb_legacy_reply(&b, 4, 3, 77, 3, 3, doc);
+		feed(f, STREAM_TO_CLIENT, b.p, b.len, 30);
+		tb_legacy_reply(&b, 5, 4, 0, 6, 1, doc);
+		feed(f, STREAM_TO_CLIENT, b.p, b.len, 45);
+		fx_close(f, 50);
+		if (!flag) {
+			assert_int_equal(f->sink_data.n, 1);
+			assert_false(txn(f, 0)->notes & TXN_NOTE_EXHAUST);
+			assert_int_equal(f->q.mongo_unmatched_replies, 2);
+		} else {
+			static const int docs[] = { 3, 3, 1 };
+			assert_int_equal(f->sink_data.n, 3);
+			for (size_t i = 0; i < 3; i++) {
+				const struct mongo_txn *t = txn(f, i);
+				assert_int_equal(t->request_id, 1714636915);
+				assert_string_equal(t->command, "find");
+				assert_string_equal(t->collection, "logs");
+				assert_true(t->notes & TXN_NOTE_EXHAUST);
+				assert_false(t->notes & TXN_NOTE_NO_RESPONSE);
+				assert_int_equal(t->docs, docs[i]);
+				assert_int_equal(t->ok, 1);
+				assert_int_equal(t->req_bytes, i == 0 ? req_len : 0);
+			}
+			assert_int_equal(txn(f, 1)->t.req_first, 20);	/* the previous batch's last byte */
+			assert_int_equal(txn(f, 2)->t.req_first, 30);
+			assert_int_equal(txn(f, 2)->t.resp_last, 45);
+			assert_int_equal(f->q.mongo_unmatched_replies, 0);
+			assert_int_equal(f->q.mongo_unmatched_requests, 0);
+		}
+		free(b.p);
+		fx_free(f);
+	}
+	bson_destroy(q);
+	bson_destroy(doc);
+}
+
 static void txn_assert_equal(const struct mongo_txn *a, const struct mongo_txn *b)
 {
 	assert_int_equal(a->request_id, b->request_id);
@@ -850,6 +919,7 @@ int main(void)
 		cmocka_unit_test(test_orphan_reply),
 		cmocka_unit_test(test_more_to_come),
 		cmocka_unit_test(test_exhaust),
+		cmocka_unit_test(test_legacy_exhaust),
 		cmocka_unit_test(test_every_split_point),
 		cmocka_unit_test(test_gaps),
 		cmocka_unit_test(test_bad_length_resync),

@@ -250,6 +250,14 @@ static void test_fin_and_flush(void **state)
 	assert_string_equal(fx->rec.log, "D3@2 D1@2 F@2 ");
 	fx_done(fx);
 
+	/* data running past the FIN still ends the direction */
+	fx = fx_new(1 << 20, 1 << 20);
+	reasm_dir_syn(&fx->d, 0);
+	reasm_dir_segment(&fx->d, &fx->cfg, 4, NULL, 0, 0, 1, 1, &fx->sink);
+	seg(fx, 1, "abcdefg", 2);
+	assert_string_equal(fx->rec.log, "D7@2 F@2 ");
+	fx_done(fx);
+
 	/* close with holes: each becomes a gap, then the FIN */
 	fx = fx_new(1 << 20, 1 << 20);
 	seg(fx, 0, "ab", 1);

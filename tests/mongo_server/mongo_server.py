@@ -70,7 +70,8 @@ class Server:
         self.compressors = [c for c in (args.compressors or "").split(",")
                             if c in wire.COMPRESSOR_IDS]
         self.conn_ids = iter(range(1, 1 << 62))
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in args.bind else socket.AF_INET  # --bind ::1 works too
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((args.bind, args.port))
         self.sock.listen(128)
@@ -82,7 +83,7 @@ class Server:
             except OSError:
                 return
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            ctx = ConnCtx(self, next(self.conn_ids), "%s:%d" % peer)
+            ctx = ConnCtx(self, next(self.conn_ids), "%s:%d" % peer[:2])
             threading.Thread(target=self.handle, args=(conn, ctx), daemon=True).start()
 
     # ------------------------------------------------------------------ per connection
@@ -110,7 +111,7 @@ class Server:
                 reply = self.execute(req, ctx)
                 if req.more_to_come:
                     continue  # unacknowledged write: the client expects nothing back
-                comp = req.compressor if req.compressor == 2 else None
+                comp = req.compressor or None  # replied compressed the same way (noop: plain)
                 frame = wire.encode_reply(req, reply, comp)
                 conn.sendall(frame)
                 stats.traffic(bytes_out=len(frame))
@@ -135,9 +136,10 @@ class Server:
         apply unchanged.  With the exhaust flag every remaining batch is streamed
         without further requests (pymongo 3.x exhaust cursors work this way).
         """
-        comp = req.compressor if req.compressor == 2 else None
+        comp = req.compressor or None  # replied compressed the same way (noop: plain)
         exhaust = False
         start = 0
+        reply_to = req.request_id
         if req.opcode == wire.OP_GET_MORE:
             cmd = req.doc
             batch = cmd["batchSize"]
@@ -172,8 +174,10 @@ class Server:
                     wire.REPLY_QUERY_FAILURE
                 if rflags == wire.REPLY_QUERY_FAILURE:
                     docs = [{"$err": reply.get("errmsg"), "code": reply.get("code")}]
-            frame = wire.encode_legacy_reply(req.request_id, rflags, cid, start, docs, comp)
+            frame = wire.encode_legacy_reply(reply_to, rflags, cid, start, docs, comp)
             conn.sendall(frame)
+            # Like mongod, each further exhaust reply answers the previous reply.
+            reply_to = wire.HEADER.unpack_from(frame)[1]
             self.stats.traffic(bytes_out=len(frame))
             start += len(docs)
             if not (exhaust and cid):
@@ -257,7 +261,8 @@ def main(argv=None):
     ap.add_argument("--cpu", action="append", metavar="CMD=MS",
                     help="burn MS of CPU inside the worker for command CMD (repeatable)")
     ap.add_argument("--compressors", default=os.environ.get("MONGO_SERVER_COMPRESSORS", "zlib"),
-                    help="comma list offered to clients: zlib, or 'none' (default zlib)")
+                    help="comma list offered to clients: zlib, zstd, snappy (the last two when "
+                         "python3-zstandard / python3-snappy are installed), or 'none' (default zlib)")
     ap.add_argument("--cache-mb", type=int, default=256,
                     help="wiredTiger.cache 'maximum bytes configured' in MiB (default 256)")
     ap.add_argument("--no-fast-path", action="store_true",

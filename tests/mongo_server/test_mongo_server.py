@@ -226,6 +226,20 @@ class TestCrud(ServerCase):
                     .sort("v", -1).batch_size(30))  # pymongo 3.x: legacy OP_QUERY, exhaust
         self.assertEqual([d["v"] for d in docs], list(range(99, -1, -1)))
         self.assertEqual(self.status()["opcounters"]["getmore"] - g0, 3)
+        # Raw exhaust: every reply after the first answers the previous reply (as mongod).
+        s = self.raw_conn()
+        ns = ("crud.%s" % self.coll.name).encode()
+        q = struct.pack("<i", 0x40) + ns + b"\0" + struct.pack("<ii", 0, 50) + bson.encode({})
+        s.sendall(struct.pack("<iiii", 16 + len(q), 31, 0, 2004) + q)
+        answered, n = 31, 0
+        while True:
+            rid, resp_to, opcode, body = self.recv_frame(s)
+            self.assertEqual((resp_to, opcode), (answered, 1))
+            n += struct.unpack_from("<iqii", body)[3]
+            answered = rid
+            if not struct.unpack_from("<iqii", body)[1]:
+                break
+        self.assertEqual(n, 120)
         # Raw legacy OP_QUERY find then OP_GET_MORE then OP_KILL_CURSORS.
         s = self.raw_conn()
         ns = ("crud.%s" % self.coll.name).encode()
@@ -477,6 +491,82 @@ class TestStatus(ServerCase):
                            capture_output=True, text=True, env=env, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertGreater(self.status()["tierprobeTest"]["compressedRequests"], comp0 + 5)
+
+
+class TestCompressors(ServerCase):
+    """zstd and snappy (python3-zstandard / python3-snappy), negotiated by pymongo and raw."""
+    SERVER_ARGS = ["--compressors", "zlib,zstd,snappy", "--bind", "::1"]
+
+    @classmethod
+    def setUpClass(cls):
+        # Bound to ::1 only: also checks the IPv6 listener the captures use.
+        cls.port = free_port()
+        cls.proc = subprocess.Popen([sys.executable, SERVER, "--port", str(cls.port)]
+                                    + cls.SERVER_ARGS, stderr=subprocess.PIPE)
+        cls.addClassCleanup(cls._stop)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("::1", cls.port), timeout=1).close()
+                break
+            except OSError:
+                if cls.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("test server did not start: %s"
+                                       % cls.proc.stderr.read().decode(errors="replace"))
+                time.sleep(0.05)
+        cls.client = cls.new_client()
+
+    @classmethod
+    def new_client(cls, **kw):
+        return pymongo.MongoClient("[::1]", cls.port, serverSelectionTimeoutMS=5000, **kw)
+
+    def raw_conn(self):
+        s = socket.create_connection(("::1", self.port), timeout=5)
+        self.addCleanup(s.close)
+        return s
+
+    def _roundtrip(self, name):
+        c = self.new_client(compressors=name)
+        try:
+            before = self.status()["tierprobeTest"]["compressedRequests"]
+            c.st[name].insert_one({"_id": 1, "pad": name * 3000})
+            self.assertEqual(c.st[name].find_one({"_id": 1})["pad"], name * 3000)
+            after = self.status()["tierprobeTest"]["compressedRequests"]
+            self.assertGreaterEqual(after - before, 2)
+        finally:
+            c.close()
+
+    def test_zstd_with_pymongo(self):
+        self._roundtrip("zstd")
+
+    def test_snappy_with_pymongo(self):
+        self._roundtrip("snappy")
+
+    def test_hello_offers_what_was_asked_and_configured(self):
+        s = self.raw_conn()
+        s.sendall(self.op_msg(1, {"hello": 1, "compression": ["zstd", "lz4", "snappy"],
+                                  "$db": "admin"}))
+        self.assertEqual(self.msg_reply_doc(self.recv_frame(s)[3])[1]["compression"],
+                         ["zstd", "snappy"])
+
+    def test_raw_zstd_and_snappy_replies_are_compressed_the_same_way(self):
+        import snappy
+        import zstandard
+        codecs = {3: (zstandard.ZstdCompressor().compress,
+                      lambda b, n: zstandard.ZstdDecompressor().decompress(b, max_output_size=n)),
+                  1: (snappy.compress, lambda b, n: snappy.uncompress(b))}
+        for rid, (cid, (comp, decomp)) in enumerate(sorted(codecs.items()), start=10):
+            s = self.raw_conn()
+            inner = self.op_msg(rid, {"ping": 1, "$db": "admin"})[16:]
+            payload = struct.pack("<iiB", 2013, len(inner), cid) + comp(inner)
+            s.sendall(struct.pack("<iiii", 16 + len(payload), rid, 0, 2012) + payload)
+            _, resp_to, opcode, body = self.recv_frame(s)
+            self.assertEqual((resp_to, opcode), (rid, 2012))
+            orig, usize, got_cid = struct.unpack_from("<iiB", body)
+            self.assertEqual((orig, got_cid), (2013, cid))
+            plain = decomp(body[9:], usize)
+            self.assertEqual(len(plain), usize)
+            self.assertEqual(self.msg_reply_doc(plain)[1], {"ok": 1.0})
 
 
 class TestStagedDelay(ServerCase):

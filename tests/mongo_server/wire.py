@@ -6,6 +6,15 @@ on the exact frames it reads and writes (serverStatus.network must be real).
 import struct
 import zlib
 
+try:  # Debian python3-zstandard / python3-snappy: optional, offered only when importable
+    import zstandard
+except ImportError:  # pragma: no cover - depends on the machine
+    zstandard = None
+try:
+    import snappy
+except ImportError:  # pragma: no cover
+    snappy = None
+
 import bson
 from bson.codec_options import CodecOptions
 
@@ -23,7 +32,11 @@ REPLY_CURSOR_NOT_FOUND = 0x1
 REPLY_QUERY_FAILURE = 0x2
 REPLY_AWAIT_CAPABLE = 0x8
 
-COMPRESSOR_IDS = {"noop": 0, "zlib": 2}  # snappy (1) / zstd (3) not offered
+COMPRESSOR_IDS = {"noop": 0, "zlib": 2}
+if snappy is not None:
+    COMPRESSOR_IDS["snappy"] = 1
+if zstandard is not None:
+    COMPRESSOR_IDS["zstd"] = 3
 
 HEADER = struct.Struct("<iiii")
 # Decode into plain dicts (ordered): the first key of a command is its name.
@@ -73,13 +86,9 @@ def decode(header, body):
     compressor = None
     if opcode == OP_COMPRESSED:
         orig_opcode, usize, comp_id = struct.unpack_from("<iiB", body, 0)
-        payload = body[9:]
-        if comp_id == 2:
-            body = zlib.decompress(payload)
-        elif comp_id == 0:
-            body = payload
-        else:
+        if comp_id not in COMPRESSOR_IDS.values():
             raise ProtocolError("unsupported compressor id %d" % comp_id)
+        body = decompress(comp_id, body[9:], usize)
         if len(body) != usize:
             raise ProtocolError("uncompressedSize mismatch")
         opcode, compressor = orig_opcode, comp_id
@@ -157,6 +166,36 @@ def _decode_query(request_id, body, compressor):
     return Request(request_id, OP_QUERY, doc, False, compressor, legacy_ns=ns)
 
 
+def decompress(comp_id, payload, usize):
+    """OP_COMPRESSED payload -> the original message body (ids: 0 noop, 1 snappy, 2 zlib, 3 zstd)."""
+    if comp_id == 0:
+        return payload
+    if comp_id == 1:
+        return snappy.uncompress(payload)
+    if comp_id == 2:
+        return zlib.decompress(payload)
+    # The zstd frames drivers send need not carry the content size: give the bound.
+    return zstandard.ZstdDecompressor().decompress(payload, max_output_size=max(usize, 1))
+
+
+def compress(comp_id, body):
+    """The reverse of decompress(): compresses with the id the request used."""
+    if comp_id == 1:
+        return snappy.compress(body)
+    if comp_id == 2:
+        return zlib.compress(body, 1)
+    if comp_id == 3:
+        return zstandard.ZstdCompressor(level=1).compress(body)
+    return body
+
+
+def compressed_frame_body(opcode, body, comp_id):
+    """(OP_COMPRESSED, body) wrapping `body` of `opcode`, or the inputs when comp_id is None."""
+    if comp_id is None:
+        return opcode, body
+    return OP_COMPRESSED, struct.pack("<iiB", opcode, len(body), comp_id) + compress(comp_id, body)
+
+
 _reply_id = [0]
 
 
@@ -165,15 +204,13 @@ def encode_legacy_reply(response_to, flags, cursor_id, starting_from, docs, comp
     _reply_id[0] = (_reply_id[0] + 1) & 0x7FFFFFFF
     payload = b"".join(bson.encode(d) if not hasattr(d, "raw") else d.raw for d in docs)
     body = struct.pack("<iqii", flags, cursor_id, starting_from, len(docs)) + payload
-    opcode = OP_REPLY
-    if compress_with == 2:
-        body = struct.pack("<iiB", opcode, len(body), 2) + zlib.compress(body, 1)
-        opcode = OP_COMPRESSED
+    opcode, body = compressed_frame_body(OP_REPLY, body, compress_with)
     return HEADER.pack(16 + len(body), _reply_id[0], response_to, opcode) + body
 
 
 def encode_reply(request, reply_doc, compress_with=None):
-    """Builds the reply frame: OP_REPLY for OP_QUERY, OP_MSG otherwise; optionally zlib."""
+    """Builds the reply frame: OP_REPLY for OP_QUERY, OP_MSG otherwise; optionally compressed
+    (compress_with: compressor id 1 snappy, 2 zlib, 3 zstd, or None)."""
     _reply_id[0] = (_reply_id[0] + 1) & 0x7FFFFFFF  # racy across threads but only needs to vary
     payload = bson.encode(reply_doc)
     if request.opcode == OP_QUERY:
@@ -183,8 +220,5 @@ def encode_reply(request, reply_doc, compress_with=None):
     else:
         opcode = OP_MSG
         body = b"\0\0\0\0\0" + payload  # flagBits 0, one kind-0 section
-    if compress_with == 2:
-        comp = zlib.compress(body, 1)
-        body = struct.pack("<iiB", opcode, len(body), 2) + comp
-        opcode = OP_COMPRESSED
+    opcode, body = compressed_frame_body(opcode, body, compress_with)
     return HEADER.pack(16 + len(body), _reply_id[0], request.request_id, opcode) + body
