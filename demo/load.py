@@ -16,6 +16,7 @@ import json
 import math
 import multiprocessing as mp
 import os
+import resource
 import statistics
 import sys
 import time
@@ -114,6 +115,7 @@ def client_main(idx, url, start_at, end_at, timeout, run_tag, out):
 def run_level(url, clients, duration, timeout=30.0):
     ctx = mp.get_context("fork")
     out = ctx.Queue()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     start_at = time.time() + 0.5
     end_at = start_at + duration
     run_tag = f"{os.getpid()}-{int(start_at * 1000) % 10**8}-c{clients}"
@@ -139,7 +141,11 @@ def run_level(url, clients, duration, timeout=30.0):
             if p.is_alive():
                 p.terminate()
                 p.join(timeout=2)
-    return stats(clients, duration, durations, errors, got)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    res = stats(clients, duration, durations, errors, got)
+    res["load_cpu_pct"] = 100.0 * cpu_s / duration  # the client processes' CPU, % of one core
+    return res
 
 
 def stats(clients, duration, durations, errors, reported):
@@ -162,6 +168,8 @@ def describe(r):
     s = (f"{r['clients']} clients: {r['flows']} flows in {r['duration_s']:g} s ({sig2(r['flows_per_s'])} flows/s); "
          f"flow time mean {sig2(r['mean_ms'])} ms, fastest-half mean {sig2(r['fastest_half_mean_ms'])} ms, "
          f"median {sig2(r['median_ms'])} ms, standard deviation {sig2(r['stdev_ms'])} ms")
+    if "load_cpu_pct" in r:
+        s += f"; the load generator itself used {sig2(r['load_cpu_pct'])}% of one core"
     if r["errors"]:
         s += f"; {r['errors']} flows failed {r['error_kinds']}"
     return s
