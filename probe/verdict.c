@@ -59,6 +59,7 @@ struct host_view {
 	double disk_util;		/* mean of the busiest disk's utilisation */
 	double web_cpu;			/* mean % of one core */
 	double web_workers;		/* web processes minus the master; NAN when unknown */
+	int prefork;			/* a master plus worker processes: the worker count is known */
 	double web_cap;			/* what the web tier could use: 100 x min(cores, workers) */
 	double mongod_cpu, self_cpu;
 	double busy_cpu;		/* host CPU in use, % of one core (100 - idle) x cores */
@@ -108,6 +109,7 @@ static void view_host(const struct run_info *info, struct host_view *h)
 	double pids = mean_of(s, n, SI_WEB_PIDS, 1);
 	/* a pre-fork server (gunicorn, Apache) is a master plus its workers */
 	h->web_workers = isfinite(pids) && pids >= 2 ? round(pids) - 1 : isfinite(pids) && pids >= 1 ? 1 : NAN;
+	h->prefork = isfinite(pids) && pids >= 2;
 	double cores = info->cores > 0 ? info->cores : 1;
 	h->web_cap = 100.0 * (isfinite(h->web_workers) ? fmin(cores, h->web_workers) : cores);
 	h->busy_cpu = isfinite(h->cpu_idle) ? fmax(0.0, 100.0 - h->cpu_idle) * cores : NAN;
@@ -273,10 +275,29 @@ void verdict_decide(struct aggregate *a, const struct quality *q, const struct r
 			say(v, "%s requests in flight on average", s2(h.in_flight, b1, sizeof(b1)));
 	}
 
+	/*
+	 * Requests queued for a worker make the DB share of latency look small while the
+	 * workers themselves wait on MongoDB: with every pre-fork worker busy, the requests
+	 * inside MongoDB at a time (Little's law: DB share x requests in flight) over the
+	 * worker count is the share of worker time spent waiting on the database.
+	 */
+	double db_worker_share = NAN;
+	if (workers_full && h.prefork && isfinite(share) && h.web_workers > 0 &&
+	    h.in_flight >= h.web_workers)
+		db_worker_share = fmin(1.0, share / 100.0 * h.in_flight / h.web_workers);
+	int db_holds_workers = isfinite(db_worker_share) && db_worker_share >= VERDICT_DB_WORKER_SHARE;
+
 	/* 2. The database. */
-	if (isfinite(share) && share >= VERDICT_DB_SHARE_PCT) {
+	if (isfinite(share) && (share >= VERDICT_DB_SHARE_PCT || db_holds_workers)) {
 		v->primary = "database";
 		v->confidence = share >= VERDICT_DB_SHARE_HIGH_PCT ? "high" : "medium";
+		if (share < VERDICT_DB_SHARE_PCT) {
+			say(v, "all %s workers are busy (%s requests in flight) and they spend %s%% of their "
+			       "time waiting on MongoDB: the rest of the request time is queueing for a worker",
+			    s2(h.web_workers, b1, sizeof(b1)), s2(h.in_flight, b2, sizeof(b2)),
+			    s2(100 * db_worker_share, b3, sizeof(b3)));
+			also(v, "web-workers");
+		}
 		name_db_routes(v, a);
 		name_top_shape(v, a);
 		if (isfinite(h.queue_share) && h.queue_share > 0)
