@@ -115,8 +115,9 @@ echo "== MongoDB: $(grep -m1 -o 'using .*' "$RUN/mongo-start.log" || echo "start
 
 # ---- the web stack ----
 STACK_UP=1
-if ! desc=$("$ROOT/demo/stacks/$STACK.sh" start "$HTTP_PORT" "$RUN/stack" 2>"$RUN/stack-start.log"); then
-	rc=$?
+rc=0
+desc=$("$ROOT/demo/stacks/$STACK.sh" start "$HTTP_PORT" "$RUN/stack" 2>"$RUN/stack-start.log") || rc=$?
+if [ $rc -ne 0 ]; then
 	if [ $rc -eq 3 ]; then
 		echo "== stack $STACK: $(cat "$RUN/stack-start.log")"
 		exit 0
