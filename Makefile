@@ -74,6 +74,9 @@ bench: all
 demo: deps all
 	@scripts/demo.sh $(BUILD)/tierprobe
 
+demo-compare: deps all
+	@scripts/demo-compare.sh $(BUILD)/tierprobe
+
 SYSCONFDIR ?= /etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 DOCDIR     ?= $(PREFIX)/share/doc/tierprobe

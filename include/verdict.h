@@ -35,6 +35,9 @@ void verdict_release(struct verdict *v);
 #define VERDICT_MAX_BAD_PCT 5.0			/* unmatched + gapped share above: inconclusive */
 #define VERDICT_DB_SHARE_PCT 50.0		/* DB share of request time at or above: database */
 #define VERDICT_DB_SHARE_HIGH_PCT 70.0		/* ... with high confidence */
+#define VERDICT_DB_WORKER_SHARE 0.5		/* pre-fork workers all busy and this share of their
+						   time in MongoDB: database (queued requests dilute
+						   the DB share of latency) */
 #define VERDICT_N_PLUS_ONE_CALLS 10.0		/* MongoDB calls per request that flag a route */
 #define VERDICT_CPU_IDLE_SATURATED 10.0		/* host CPU idle below this: saturated interval */
 #define VERDICT_SWAP_KIB_S 1024.0		/* swap in + out above: memory pressure */
@@ -42,6 +45,8 @@ void verdict_release(struct verdict *v);
 #define VERDICT_DISK_UTIL_PCT 90.0
 #define VERDICT_STEAL_PCT 10.0
 #define VERDICT_WEB_CPU_BUSY 0.7		/* web CPU / what its workers can use: web-cpu */
+#define VERDICT_WEB_CPU_SHARE 0.5		/* CPU-saturated host, web tier's share of the busy CPU
+						   at or above: web-cpu (the web tier is what fills it) */
 #define VERDICT_WORKERS_BUSY 0.8		/* in-flight / workers: web-workers */
 #define VERDICT_NETWORK_MIN_MS 0.5		/* wire minus server-side MongoDB latency ... */
 #define VERDICT_NETWORK_SHARE 0.5		/* ... and that share of the wire latency: network */

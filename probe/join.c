@@ -148,7 +148,11 @@ static int cmp_ts(const void *x, const void *y)
 
 /*
  * The weighted union of the calls' intervals, clipped to [lo, hi]: at every
- * instant the largest share among the calls running then counts once.
+ * instant the shares of the calls running then add up, capped at 1. Exact
+ * calls (share 1) are a plain union, so a request's parallel calls count
+ * once; shared calls (1/k each, k requests of one threaded process in flight)
+ * that run at the same time are usually different threads' calls, one per
+ * request, so their shares add: the process's DB time is kept whole.
  */
 static double weighted_union(struct contrib *c, uint32_t n, ts_ns lo, ts_ns hi)
 {
@@ -160,12 +164,12 @@ static double weighted_union(struct contrib *c, uint32_t n, ts_ns lo, ts_ns hi)
 	}
 	qsort(c, n, sizeof(*c), cmp_contrib);
 	int same = 1;
-	for (uint32_t i = 1; i < n; i++)
-		if (c[i].weight != c[0].weight)
+	for (uint32_t i = 0; i < n; i++)
+		if (c[i].weight != 1.0)
 			same = 0;
 	double total = 0;
 	if (same) {
-		/* The common case: merge sorted intervals. */
+		/* The common case (exact attribution): merge sorted intervals. */
 		ts_ns s = c[0].from, e = c[0].to;
 		for (uint32_t i = 1; i < n; i++) {
 			if (c[i].from > e) {
@@ -177,9 +181,9 @@ static double weighted_union(struct contrib *c, uint32_t n, ts_ns lo, ts_ns hi)
 			}
 		}
 		if (e > s) total += (double)(e - s);
-		return total * c[0].weight;
+		return total;
 	}
-	/* Mixed shares: walk the elementary segments between all boundaries. */
+	/* Shares: walk the elementary segments between all boundaries. */
 	ts_ns *pts = malloc(2 * (size_t)n * sizeof(*pts));
 	if (!pts)
 		return 0;
@@ -194,9 +198,9 @@ static double weighted_union(struct contrib *c, uint32_t n, ts_ns lo, ts_ns hi)
 			continue;
 		double w = 0;
 		for (uint32_t i = 0; i < n && c[i].from <= a; i++)
-			if (c[i].to >= b && c[i].weight > w)
-				w = c[i].weight;
-		total += w * (double)(b - a);
+			if (c[i].to >= b)
+				w += c[i].weight;
+		total += (w < 1.0 ? w : 1.0) * (double)(b - a);
 	}
 	free(pts);
 	return total;

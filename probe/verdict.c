@@ -59,8 +59,10 @@ struct host_view {
 	double disk_util;		/* mean of the busiest disk's utilisation */
 	double web_cpu;			/* mean % of one core */
 	double web_workers;		/* web processes minus the master; NAN when unknown */
+	int prefork;			/* a master plus worker processes: the worker count is known */
 	double web_cap;			/* what the web tier could use: 100 x min(cores, workers) */
 	double mongod_cpu, self_cpu;
+	double busy_cpu;		/* host CPU in use, % of one core (100 - idle) x cores */
 	double in_flight;		/* mean concurrent HTTP requests */
 	double queue_share;		/* intervals where MongoDB queued or ran out of tickets */
 	double client_ms, server_ms;	/* MongoDB latency: wire (client) and serverStatus */
@@ -106,8 +108,10 @@ static void view_host(const struct run_info *info, struct host_view *h)
 	double pids = mean_of(s, n, SI_WEB_PIDS, 1);
 	/* a pre-fork server (gunicorn, Apache) is a master plus its workers */
 	h->web_workers = isfinite(pids) && pids >= 2 ? round(pids) - 1 : isfinite(pids) && pids >= 1 ? 1 : NAN;
+	h->prefork = isfinite(pids) && pids >= 2;
 	double cores = info->cores > 0 ? info->cores : 1;
 	h->web_cap = 100.0 * (isfinite(h->web_workers) ? fmin(cores, h->web_workers) : cores);
+	h->busy_cpu = isfinite(h->cpu_idle) ? fmax(0.0, 100.0 - h->cpu_idle) * cores : NAN;
 
 	size_t sat = 0, queued = 0, k = 0, kq = 0, kc = 0;
 	double inflight = 0, client = 0, server = 0;
@@ -194,6 +198,22 @@ static void name_db_routes(struct verdict *v, const struct aggregate *a)
 	}
 }
 
+/* Who uses the host's CPU: the web tier, mongod, tierprobe, and everything else. */
+static void name_cpu_users(struct verdict *v, const struct host_view *h, int cores)
+{
+	char b1[32], b2[32], b3[32], b4[32], b5[32];
+	if (!isfinite(h->busy_cpu) || !isfinite(h->web_cpu))
+		return;
+	double known = h->web_cpu + (isfinite(h->mongod_cpu) ? h->mongod_cpu : 0) +
+		       (isfinite(h->self_cpu) ? h->self_cpu : 0);
+	say(v, "of the %s%% CPU in use (of %d%%), the web tier used %s%%, mongod %s%%, tierprobe %s%%, "
+	       "other processes (the load generator included) %s%%",
+	    s2(h->busy_cpu, b1, sizeof(b1)), 100 * cores, s2(h->web_cpu, b2, sizeof(b2)),
+	    isfinite(h->mongod_cpu) ? s2(h->mongod_cpu, b3, sizeof(b3)) : "?",
+	    isfinite(h->self_cpu) ? s2(h->self_cpu, b4, sizeof(b4)) : "?",
+	    s2(fmax(0.0, h->busy_cpu - known), b5, sizeof(b5)));
+}
+
 void verdict_decide(struct aggregate *a, const struct quality *q, const struct run_info *info,
 		    struct verdict *v)
 {
@@ -259,10 +279,29 @@ void verdict_decide(struct aggregate *a, const struct quality *q, const struct r
 			say(v, "%s requests in flight on average", s2(h.in_flight, b1, sizeof(b1)));
 	}
 
+	/*
+	 * Requests queued for a worker make the DB share of latency look small while the
+	 * workers themselves wait on MongoDB: with every pre-fork worker busy, the requests
+	 * inside MongoDB at a time (Little's law: DB share x requests in flight) over the
+	 * worker count is the share of worker time spent waiting on the database.
+	 */
+	double db_worker_share = NAN;
+	if (workers_full && h.prefork && isfinite(share) && h.web_workers > 0 &&
+	    h.in_flight >= h.web_workers)
+		db_worker_share = fmin(1.0, share / 100.0 * h.in_flight / h.web_workers);
+	int db_holds_workers = isfinite(db_worker_share) && db_worker_share >= VERDICT_DB_WORKER_SHARE;
+
 	/* 2. The database. */
-	if (isfinite(share) && share >= VERDICT_DB_SHARE_PCT) {
+	if (isfinite(share) && (share >= VERDICT_DB_SHARE_PCT || db_holds_workers)) {
 		v->primary = "database";
 		v->confidence = share >= VERDICT_DB_SHARE_HIGH_PCT ? "high" : "medium";
+		if (share < VERDICT_DB_SHARE_PCT) {
+			say(v, "all %s workers are busy (%s requests in flight) and they spend %s%% of their "
+			       "time waiting on MongoDB: the rest of the request time is queueing for a worker",
+			    s2(h.web_workers, b1, sizeof(b1)), s2(h.in_flight, b2, sizeof(b2)),
+			    s2(100 * db_worker_share, b3, sizeof(b3)));
+			also(v, "web-workers");
+		}
 		name_db_routes(v, a);
 		name_top_shape(v, a);
 		if (isfinite(h.queue_share) && h.queue_share > 0)
@@ -289,8 +328,14 @@ void verdict_decide(struct aggregate *a, const struct quality *q, const struct r
 		return;
 	}
 
+	/* The web tier fills a CPU-saturated host: it is the largest part of the CPU in use. */
+	int cpu_saturated = isfinite(h.cpu_saturated_share) && h.cpu_saturated_share >= 0.5;
+	double web_share = isfinite(h.web_cpu) && isfinite(h.busy_cpu) && h.busy_cpu > 0
+		? h.web_cpu / h.busy_cpu : NAN;
+	int web_fills_host = cpu_saturated && isfinite(web_share) && web_share >= VERDICT_WEB_CPU_SHARE;
+
 	/* 3. The host, saturated by something other than the web tier. */
-	if (host_saturated && !(isfinite(web_util) && web_util >= VERDICT_WEB_CPU_BUSY)) {
+	if (host_saturated && !(isfinite(web_util) && web_util >= VERDICT_WEB_CPU_BUSY) && !web_fills_host) {
 		v->primary = "host";
 		v->confidence = "medium";
 		if (isfinite(h.run_queue))
@@ -303,14 +348,22 @@ void verdict_decide(struct aggregate *a, const struct quality *q, const struct r
 			say(v, "busiest disk %s%% utilised", s2(h.disk_util, b1, sizeof(b1)));
 		if (isfinite(h.steal) && h.steal > VERDICT_STEAL_PCT)
 			say(v, "CPU steal %s%%", s2(h.steal, b1, sizeof(b1)));
+		if (cpu_saturated)
+			name_cpu_users(v, &h, info->cores);
 		if (workers_full)
 			also(v, "web-workers");
 		return;
 	}
 	/* 4. The web tier's CPU. */
-	if (isfinite(web_util) && web_util >= VERDICT_WEB_CPU_BUSY) {
+	if ((isfinite(web_util) && web_util >= VERDICT_WEB_CPU_BUSY) || web_fills_host) {
 		v->primary = "web-cpu";
-		v->confidence = web_util >= 0.9 ? "high" : "medium";
+		v->confidence = isfinite(web_util) && web_util >= 0.9 ? "high" : "medium";
+		if (web_fills_host && !(isfinite(web_util) && web_util >= VERDICT_WEB_CPU_BUSY))
+			say(v, "the host's CPU is saturated and the web tier is the largest part of it (%s%% of "
+			       "the CPU in use): it would use more if it could get it",
+			    s2(100 * web_share, b1, sizeof(b1)));
+		if (cpu_saturated)
+			name_cpu_users(v, &h, info->cores);
 		if (host_saturated)
 			also(v, "host");
 		return;

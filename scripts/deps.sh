@@ -6,7 +6,8 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libpcap-dev libbson-dev libmongoc-dev libsnappy-dev zlib1g-dev libzstd-dev
 libproc2-dev libsystemd-dev libinih-dev libcap-dev libcmocka-dev
 tshark tcpdump curl iproute2 procps ethtool wrk
-python3 python3-flask python3-pymongo python3-mongomock python3-zstandard python3-snappy gunicorn"
+python3 python3-flask python3-pymongo python3-mongomock python3-zstandard python3-snappy gunicorn
+python3-twisted apache2-bin libapache2-mod-wsgi-py3 pypy3"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

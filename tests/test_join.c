@@ -1,7 +1,7 @@
 /*
  * test_join.c - attribution on built transaction sets with known answers:
- * sync workers (exact), a threaded worker (shared), parallel calls (union,
- * not sum), offline captures (overlap), and the emission order.
+ * sync workers (exact), a threaded worker (shared; concurrent shared calls
+ * add up, capped at 1), parallel calls (union, not sum), offline captures (overlap), and the emission order.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -131,6 +131,30 @@ static void threaded_worker_shares(void **state)
 	join_free(j);
 }
 
+static void threaded_concurrent_calls_add_up(void **state)
+{
+	(void)state;
+	struct join *j = new_join(1);
+	/* one process, two requests in flight 0-10; two threads' calls at 2-6 and 3-7 run at
+	 * once: each call is split between the two requests, and the shares add up where the
+	 * calls overlap, so the two requests together keep the 8 ms the calls took */
+	struct mongo_txn m1 = mongo(2, 6), m2 = mongo(3, 7);
+	join_mongo(j, &m1, 300);
+	join_mongo(j, &m2, 300);
+	struct http_txn a = http(0, 10), b = http(0, 10);
+	join_http(j, &a, 300);
+	join_http(j, &b, 300);
+	join_flush(j);
+	assert_int_equal(nh, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(gh[i].a, ATTRIBUTION_SHARED);
+		/* 2-3: 0.5, 3-6: 0.5 + 0.5, 6-7: 0.5 */
+		assert_true(fabs(gh[i].db_ms - 4.0) < 1e-6);
+		assert_int_equal(gh[i].ops, 2);
+	}
+	join_free(j);
+}
+
 static void parallel_calls_count_once(void **state)
 {
 	(void)state;
@@ -209,6 +233,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sync_workers_are_exact),
 		cmocka_unit_test(threaded_worker_shares),
+		cmocka_unit_test(threaded_concurrent_calls_add_up),
 		cmocka_unit_test(parallel_calls_count_once),
 		cmocka_unit_test(offline_overlap_uses_time_only),
 		cmocka_unit_test(incomplete_request_is_not_attributed),
