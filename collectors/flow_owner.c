@@ -9,13 +9,20 @@
 #include "log.h"
 #include "sockmap.h"
 
-/* Both tables are direct-mapped (the newest entry wins a slot): bounded, no allocation. */
+/*
+ * Bounded tables, no allocation after start. Flow ids are sequential, so the
+ * flow table is direct-mapped. Connection keys are hashes: that table probes
+ * CONN_PROBE slots and, when all are taken, reuses the oldest of them, so two
+ * live connections whose hashes share low bits do not evict each other.
+ */
 #define CONN_SLOTS 65536
+#define CONN_PROBE 16
 #define FLOW_SLOTS 65536
 
 /* One connection, by its 4-tuple. key 0 marks an empty slot. */
 struct conn_slot {
 	uint64_t key;
+	uint64_t born;		/* insertion counter: the oldest is reused first */
 	int pid;		/* 0 while the lookup is pending or failed */
 	int pending;
 };
@@ -31,7 +38,33 @@ struct flow_owner {
 	struct flow_slot *flows;
 	struct sockmap_result buf[256];
 	uint64_t lookups, unresolved;
+	uint64_t inserts;
 };
+
+/* The slot holding key, or NULL. */
+static struct conn_slot *conn_find(struct flow_owner *fo, uint64_t key)
+{
+	for (size_t i = 0; i < CONN_PROBE; i++) {
+		struct conn_slot *c = &fo->conns[(key + i) & (CONN_SLOTS - 1)];
+		if (c->key == key)
+			return c;
+	}
+	return NULL;
+}
+
+/* The slot for a new connection: its own, an empty one, or the oldest in reach. */
+static struct conn_slot *conn_place(struct flow_owner *fo, uint64_t key)
+{
+	struct conn_slot *oldest = NULL;
+	for (size_t i = 0; i < CONN_PROBE; i++) {
+		struct conn_slot *c = &fo->conns[(key + i) & (CONN_SLOTS - 1)];
+		if (c->key == key || c->key == 0)
+			return c;
+		if (!oldest || c->born < oldest->born)
+			oldest = c;
+	}
+	return oldest;
+}
 
 struct flow_owner *flow_owner_new(void)
 {
@@ -64,8 +97,9 @@ static uint64_t conn_key(const struct endpoint *client, const struct endpoint *s
 static void lookup(struct flow_owner *fo, uint64_t key, enum proto proto, const struct endpoint *client,
 		   const struct endpoint *server)
 {
-	struct conn_slot *c = &fo->conns[key & (CONN_SLOTS - 1)];
+	struct conn_slot *c = conn_place(fo, key);
 	c->key = key;
+	c->born = ++fo->inserts;
 	c->pid = 0;
 	c->pending = 1;
 	fo->lookups++;
@@ -94,8 +128,8 @@ void flow_owner_on_first_data(void *ctx, uint64_t flow_id, enum proto proto,
 	f->flow_id = flow_id;
 	f->key = key;
 	/* Already looked up since its SYN-ACK (or answered): nothing more to ask. */
-	const struct conn_slot *c = &fo->conns[key & (CONN_SLOTS - 1)];
-	if (c->key == key && (c->pending || c->pid > 0))
+	const struct conn_slot *c = conn_find(fo, key);
+	if (c && (c->pending || c->pid > 0))
 		return;
 	lookup(fo, key, proto, client, server);
 }
@@ -106,8 +140,8 @@ void flow_owner_collect(struct flow_owner *fo)
 	while ((n = sockmap_async_poll(fo->mapper, fo->buf, sizeof(fo->buf) / sizeof(fo->buf[0]))) > 0) {
 		for (size_t i = 0; i < n; i++) {
 			uint64_t key = fo->buf[i].flow_id;	/* submitted as the connection key */
-			struct conn_slot *c = &fo->conns[key & (CONN_SLOTS - 1)];
-			if (c->key != key)
+			struct conn_slot *c = conn_find(fo, key);
+			if (!c)
 				continue;	/* the slot went to a newer connection */
 			c->pending = 0;
 			if (fo->buf[i].err != 0) {
@@ -126,8 +160,8 @@ int flow_owner_pid(void *ctx, uint64_t flow_id)
 	const struct flow_slot *f = &fo->flows[flow_id & (FLOW_SLOTS - 1)];
 	if (f->flow_id != flow_id)
 		return 0;
-	const struct conn_slot *c = &fo->conns[f->key & (CONN_SLOTS - 1)];
-	return c->key == f->key ? c->pid : 0;
+	const struct conn_slot *c = conn_find(fo, f->key);
+	return c ? c->pid : 0;
 }
 
 void flow_owner_set_candidates(struct flow_owner *fo, const pid_t *pids, size_t n)
