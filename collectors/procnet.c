@@ -9,6 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 /*
@@ -73,6 +78,71 @@ int procnet_tcp_foreach(int family, procnet_sock_fn fn, void *ctx)
 		}
 	}
 	fclose(f);
+	return ret;
+}
+
+/*
+ * Listening sockets only, from a netlink sock_diag dump restricted to the
+ * LISTEN state: the kernel walks its listening hash instead of printing
+ * every connection (a busy host's /proc/net/tcp has thousands of lines, and
+ * roles are re-discovered every few seconds). Falls back to /proc/net/tcp.
+ */
+int procnet_tcp_listeners(int family, procnet_sock_fn fn, void *ctx)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} msg;
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return procnet_tcp_foreach(family, fn, ctx);
+	memset(&msg, 0, sizeof(msg));
+	msg.nlh.nlmsg_len = sizeof(msg);
+	msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	msg.req.sdiag_family = (uint8_t)family;
+	msg.req.sdiag_protocol = IPPROTO_TCP;
+	msg.req.idiag_states = 1u << PROCNET_TCP_LISTEN;
+	if (sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
+		close(fd);
+		return procnet_tcp_foreach(family, fn, ctx);
+	}
+	union {
+		struct nlmsghdr nlh;
+		char buf[16384];
+	} resp;
+	int ret = 0;
+	for (;;) {
+		ssize_t n = recv(fd, resp.buf, sizeof(resp.buf), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = n < 0 ? -errno : 0;
+			break;
+		}
+		for (struct nlmsghdr *h = &resp.nlh; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR)
+				goto done;
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
+				continue;
+			const struct inet_diag_msg *d = NLMSG_DATA(h);
+			struct procnet_sock sk;
+			memset(&sk, 0, sizeof(sk));
+			sk.local.family = (uint8_t)family;
+			sk.remote.family = (uint8_t)family;
+			memcpy(sk.local.addr, d->id.idiag_src, family == AF_INET6 ? 16 : 4);
+			sk.local.port = ntohs(d->id.idiag_sport);
+			sk.state = d->idiag_state;
+			sk.inode = d->idiag_inode;
+			if (fn(ctx, &sk)) {
+				ret = 1;
+				goto done;
+			}
+		}
+	}
+done:
+	close(fd);
 	return ret;
 }
 

@@ -230,8 +230,8 @@ static int discover(struct roles *r, const struct proc_ent *e, size_t n, int wan
 
 	r->discoveries++;
 	if (r->ports) {
-		procnet_tcp_foreach(AF_INET, listen_cb, &ls);
-		procnet_tcp_foreach(AF_INET6, listen_cb, &ls);
+		procnet_tcp_listeners(AF_INET, listen_cb, &ls);
+		procnet_tcp_listeners(AF_INET6, listen_cb, &ls);
 	}
 	if (ls.web.oom || ls.mongod.oom) {
 		ret = -ENOMEM;

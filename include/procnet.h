@@ -35,6 +35,12 @@ typedef int (*procnet_sock_fn)(void *ctx, const struct procnet_sock *s);
  */
 int procnet_tcp_foreach(int family, procnet_sock_fn fn, void *ctx);
 
+/*
+ * Like procnet_tcp_foreach() but only LISTEN sockets (remote is unset),
+ * through a netlink sock_diag dump; /proc/net/tcp when netlink is refused.
+ */
+int procnet_tcp_listeners(int family, procnet_sock_fn fn, void *ctx);
+
 /* Parses a /proc/PID/fd link target "socket:[12345]"; returns the inode or 0. */
 uint64_t procnet_socket_inode(const char *link);
 
