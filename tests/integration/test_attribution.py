@@ -419,8 +419,9 @@ class Base(unittest.TestCase):
                    "quality: %s" % json.dumps(s.get("quality"))]
         except (OSError, ValueError) as e:
             out = ["no summary.json: %s" % e, probe.logtext()[-2000:]]
-        cols = ("time", "cpu_idle_pct", "cpu_user_pct", "load1", "web_cpu_pct", "web_pids", "mongod_cpu_pct",
-                "self_cpu_pct", "http_rps", "http_p50_ms", "mongo_p50_ms", "db_share_pct", "capture_drops")
+        cols = ("time", "capture_kernel_drops", "http_rps", "http_p50_ms", "http_in_flight", "mongo_mean_ms",
+                "mongo_server_latency_ms", "db_share_pct", "cpu_idle_pct", "load1", "web_pids", "web_cpu_pct",
+                "mongod_cpu_pct", "self_cpu_pct")
         rows = probe.table("samples.csv")
         if rows:
             have = [c for c in cols if c in rows[0]]
@@ -527,6 +528,110 @@ class TestAccuracy(Base):
         # the two routes differ in DB share, or this would not test per-route attribution
         shares = sorted(100 * pr["db"] / pr["lat"] for pr in per_route.values())
         self.assertGreater(shares[-1] - shares[0], 10.0, shares)
+
+
+HOG = "while True: pass"
+
+
+class TestVerdicts(Base):
+    """One staged scenario per verdict class that the demo's test does not cover."""
+
+    def assertVerdict(self, probe, expected):
+        primary, s = self.verdict(probe)
+        print("\n%s: verdict %s (%s); evidence:\n  %s" % (self.id().split(".")[-1], primary,
+              s["verdict"].get("confidence"), "\n  ".join(s["verdict"]["evidence"])))
+        self.assertEqual(primary, expected, self.explain(probe))
+        return s
+
+    def test_host_saturated_by_another_process(self):
+        """Two busy loops (one per core) beside a light web workload: the host, not the web tier."""
+        m = self.mongo()
+        # one find and 20 ms of waiting per request: neither the database nor the web tier's CPU
+        app = self.app(m.uri(), workers=2, env={"TRUTH_LIGHT_SLEEP_MS": "20"})
+        probe = self.probe(app.port, m.port, uri=m.uri())
+        hogs = []
+
+        def stop_hogs():
+            for h in hogs:
+                stop_process(h, signal.SIGKILL)
+        self.cleanups.append(stop_hogs)
+        for _ in range(os.cpu_count() or 2):
+            hogs.append(subprocess.Popen([PY, "-c", HOG]))
+        time.sleep(1.0)
+        n = drive_for(app.port, ["/light"], clients=1, seconds=5)
+        self.assertEqual(probe.stop(), 0, probe.logtext()[-2000:])
+        stop_hogs()
+        self.assertGreaterEqual(n, 20)
+        s = self.assertVerdict(probe, "host")
+        self.assertTrue(any("idle" in e for e in s["verdict"]["evidence"]))
+
+    def test_inconclusive_when_the_kernel_drops_packets(self):
+        """A 1 MiB capture buffer, a burst of large responses, and the probe frozen meanwhile.
+
+        The probe is stopped with SIGSTOP for 2 s in the middle of the burst: a tiny buffer alone
+        does not make drops certain (a probe that gets a core in time drains it), while a frozen
+        probe cannot read at all, so ~2 s of 200 KB responses must overflow the 1 MiB ring and the
+        kernel must count the loss (SIGCONT then lets the probe read its counters and finish).
+        """
+        m = self.mongo()
+        app = self.app(m.uri(), workers=2)
+        probe = self.probe(app.port, m.port, buffer_mib=1)
+
+        def resume():
+            if probe.p.poll() is None:
+                probe.p.send_signal(signal.SIGCONT)
+        self.cleanups.append(resume)  # runs before the probe's own cleanup
+        result = {}
+        burst = threading.Thread(target=lambda: result.setdefault(
+            "n", drive_for(app.port, ["/big?n=200000"], clients=4, seconds=4)), daemon=True)
+        burst.start()
+        time.sleep(1.0)
+        probe.p.send_signal(signal.SIGSTOP)
+        time.sleep(2.0)
+        probe.p.send_signal(signal.SIGCONT)
+        burst.join(timeout=60)
+        drive_for(app.port, ["/light"], clients=1, seconds=1)
+        self.assertEqual(probe.stop(), 0, probe.logtext()[-2000:])
+        s = self.assertVerdict(probe, "inconclusive")
+        self.assertGreater(s["quality"]["kernel_drops"], 0, self.explain(probe))
+        q = s["quality"]
+        said = [e for e in s["verdict"]["evidence"] if "dropped" in e]
+        self.assertTrue(said, s["verdict"]["evidence"])
+        # the number in the sentence is the run's count, not twice it
+        self.assertIn("dropped %d packets" % (q["kernel_drops"] + q["iface_drops"]), said[0])
+
+    def test_network_between_app_and_database(self):
+        """MongoDB answers fast, but the path to it adds 5 ms each way (a delaying relay).
+
+        There is no netem on this kernel, so a relay between the app and the server delays every
+        chunk by 5 ms in each direction. The probe captures the app <-> relay side (--mongo-ports
+        RELAY) and polls serverStatus on the real server: the wire sees ~10 ms more than the
+        server-side latency. The handler waits 15 ms besides, so MongoDB holds 25-50% of the
+        request time (the network rule needs 25%; the database rule would win from 50%).
+        """
+        m = self.mongo()
+        relay = self.relay(m.port, 5)
+        app = self.app("mongodb://127.0.0.1:%d/?directConnection=true" % relay.port, workers=2,
+                       env={"TRUTH_LIGHT_SLEEP_MS": "15"})
+        probe = self.probe(app.port, relay.port, uri=m.uri())
+        time.sleep(1.0)
+        n = drive_for(app.port, ["/light"], clients=1, seconds=6)
+        self.assertEqual(probe.stop(), 0, probe.logtext()[-2000:])
+        self.assertGreaterEqual(n, 20)
+        s = self.assertVerdict(probe, "network")
+        self.assertTrue(any("on the wire" in e for e in s["verdict"]["evidence"]))
+
+    def test_none_when_nothing_is_saturated(self):
+        """A light, steady load: one client, a pause between requests, nothing near a limit."""
+        m = self.mongo()
+        app = self.app(m.uri(), workers=2, env={"TRUTH_LIGHT_SLEEP_MS": "10"})
+        probe = self.probe(app.port, m.port, uri=m.uri())
+        time.sleep(1.0)
+        n = drive_for(app.port, ["/light", "/items/17", "/light"], clients=1, seconds=6, pause=0.03)
+        self.assertEqual(probe.stop(), 0, probe.logtext()[-2000:])
+        self.assertGreaterEqual(n, 20)
+        s = self.assertVerdict(probe, "none")
+        self.assertTrue(any("headroom" in e for e in s["verdict"]["evidence"]))
 
 
 if __name__ == "__main__":
