@@ -634,5 +634,73 @@ class TestVerdicts(Base):
         self.assertTrue(any("headroom" in e for e in s["verdict"]["evidence"]))
 
 
+def compare_blocks(text):
+    """compare's output -> {route or shape title: (no significant difference?, [p50/p95/p99 lines])}."""
+    blocks, cur = {}, None
+    for line in text.splitlines():
+        if line.startswith("  ") and not line.startswith("    ") and " (" in line:
+            title = line.strip().split(" (")[0]
+            cur = blocks[title] = [line.endswith("no significant difference"), []]
+        elif line.startswith("    ") and cur is not None:
+            cur[1].append(line.strip())
+    return blocks
+
+
+class TestCompare(Base):
+    """compare finds a staged 2x slowdown of one route and calls an unchanged rerun noise."""
+
+    PLAN = [("/heavy" if k % 3 == 0 else "/light", k) for k in range(1, 301)]
+
+    def run_workload(self, m, out, light_sleep_ms):
+        # Sleep-dominated handlers and server-side delays, and everything SCHED_FIFO (as in the
+        # accuracy test): what changes between runs is the staging, not the neighbours' load.
+        app = self.app(m.uri(), workers=2, rt=True,
+                       env={"TRUTH_LIGHT_SLEEP_MS": "%.3f" % light_sleep_ms, "TRUTH_HEAVY_SLEEP_MS": "6",
+                            "TRUTH_HEAVY_CPU_MS": "0"})
+        probe = self.probe(app.port, m.port, uri=m.uri(), rt=True, out=out)
+        time.sleep(0.7)
+        drive(app.port, self.PLAN, clients=1)
+        time.sleep(0.5)
+        self.assertEqual(probe.stop(), 0, probe.logtext()[-2000:])
+        app.cleanup()
+        return {r["route"]: r for r in probe.table("routes.csv")}
+
+    def compare(self, a, b):
+        p = subprocess.run([BIN, "compare", a, b], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout
+
+    def test_rerun_is_noise_and_a_slower_route_is_real(self):
+        m = self.mongo(("--delay", "find=2", "--delay", "aggregate=2"))
+        m.realtime()
+        top = tempfile.mkdtemp(prefix="tp-attr-compare-")
+        self.cleanups.append(lambda: shutil.rmtree(top, ignore_errors=True))
+        dirs = {name: os.path.join(top, name) for name in ("A", "A2", "B")}
+        ra = self.run_workload(m, dirs["A"], 5)
+        self.run_workload(m, dirs["A2"], 5)
+        # B: /light twice as slow (its median in A added as extra sleep), /heavy untouched
+        extra = float(ra["/light"]["latency_p50_ms"])
+        rb = self.run_workload(m, dirs["B"], 5 + extra)
+        print("\ncompare: /light p50 %s ms in A, %s ms in B; /heavy p50 %s ms in A, %s ms in B" % (
+            ra["/light"]["latency_p50_ms"], rb["/light"]["latency_p50_ms"],
+            ra["/heavy"]["latency_p50_ms"], rb["/heavy"]["latency_p50_ms"]))
+
+        same = self.compare(dirs["A"], dirs["A2"])
+        print("--- compare A A' ---\n" + same)
+        self.assertIn("VERDICT: no significant difference between A and B", same)
+        self.assertFalse([l for l in same.splitlines() if l.endswith("REAL")])
+
+        diff = self.compare(dirs["A"], dirs["B"])
+        print("--- compare A B ---\n" + diff)
+        blocks = compare_blocks(diff)
+        light, heavy = blocks.get("GET /light"), blocks.get("GET /heavy")
+        self.assertIsNotNone(light, diff)
+        self.assertIsNotNone(heavy, diff)
+        self.assertFalse(light[0], "the 2x slower route is not flagged")
+        self.assertTrue(light[1][0].startswith("p50") and light[1][0].endswith("REAL"), light[1])
+        self.assertTrue(heavy[0], "the unchanged route is flagged: %s" % heavy[1])
+        self.assertIn("VERDICT: 1 route(s) and 0 query shape(s) differ significantly", diff)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
