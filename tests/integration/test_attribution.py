@@ -600,6 +600,40 @@ class TestVerdicts(Base):
         # the number in the sentence is the run's count, not twice it
         self.assertIn("dropped %d packets" % (q["kernel_drops"] + q["iface_drops"]), said[0])
 
+    def busy_neighbours(self, probe):
+        """Whether the host was saturated (CPU idle below 10% in half the loaded intervals)."""
+        idle = [fnum(r["cpu_idle_pct"]) for r in probe.table("samples.csv")
+                if fnum(r.get("http_rps")) and fnum(r.get("cpu_idle_pct")) is not None]
+        return bool(idle) and sum(1 for x in idle if x < 10) >= len(idle) / 2, idle
+
+    def staged(self, expected, scenario, attempts=3):
+        """Runs scenario() (which returns a stopped probe) until the machine lets it be staged.
+
+        `network` and `none` need a host that is not saturated, and this machine is shared: when
+        other work keeps the CPUs busy during the run, the honest verdict is `host`, which is not
+        the staging. Such an attempt is reported and run again (at most `attempts` times); when
+        the host was never free, the test is skipped with the numbers, never passed.
+        """
+        seen = []
+        for attempt in range(attempts):
+            mark = len(self.cleanups)
+            probe = scenario()
+            busy, idle = self.busy_neighbours(probe)
+            if not busy:
+                return self.assertVerdict(probe, expected)
+            primary, _ = self.verdict(probe)
+            seen.append("attempt %d: verdict %s, CPU idle per loaded interval %s" % (
+                attempt + 1, primary, " ".join("%.0f" % x for x in idle)))
+            print("\n%s: the host was saturated by other work; %s" % (self.id().split(".")[-1], seen[-1]))
+            while len(self.cleanups) > mark:  # this attempt's processes, before the next one
+                try:
+                    self.cleanups.pop()()
+                except Exception as e:
+                    print("cleanup:", e, file=sys.stderr)
+            time.sleep(3)
+        self.skipTest("the host was saturated by other work in every attempt, so '%s' could not be "
+                      "staged: %s" % (expected, "; ".join(seen)))
+
     def test_network_between_app_and_database(self):
         """MongoDB answers fast, but the path to it adds 5 ms each way (a delaying relay).
 
@@ -609,28 +643,32 @@ class TestVerdicts(Base):
         server-side latency. The handler waits 15 ms besides, so MongoDB holds 25-50% of the
         request time (the network rule needs 25%; the database rule would win from 50%).
         """
-        m = self.mongo()
-        relay = self.relay(m.port, 5)
-        app = self.app("mongodb://127.0.0.1:%d/?directConnection=true" % relay.port, workers=2,
-                       env={"TRUTH_LIGHT_SLEEP_MS": "15"})
-        probe = self.probe(app.port, relay.port, uri=m.uri())
-        time.sleep(1.0)
-        n = drive_for(app.port, ["/light"], clients=1, seconds=6)
-        self.assertEqual(probe.stop(), 0, probe.logtext()[-2000:])
-        self.assertGreaterEqual(n, 20)
-        s = self.assertVerdict(probe, "network")
+        def scenario():
+            m = self.mongo()
+            relay = self.relay(m.port, 5)
+            app = self.app("mongodb://127.0.0.1:%d/?directConnection=true" % relay.port, workers=2,
+                           env={"TRUTH_LIGHT_SLEEP_MS": "15"})
+            probe = self.probe(app.port, relay.port, uri=m.uri())
+            time.sleep(1.0)
+            n = drive_for(app.port, ["/light"], clients=1, seconds=6)
+            self.assertEqual(probe.stop(), 0, probe.logtext()[-2000:])
+            self.assertGreaterEqual(n, 20)
+            return probe
+        s = self.staged("network", scenario)
         self.assertTrue(any("on the wire" in e for e in s["verdict"]["evidence"]))
 
     def test_none_when_nothing_is_saturated(self):
         """A light, steady load: one client, a pause between requests, nothing near a limit."""
-        m = self.mongo()
-        app = self.app(m.uri(), workers=2, env={"TRUTH_LIGHT_SLEEP_MS": "10"})
-        probe = self.probe(app.port, m.port, uri=m.uri())
-        time.sleep(1.0)
-        n = drive_for(app.port, ["/light", "/items/17", "/light"], clients=1, seconds=6, pause=0.03)
-        self.assertEqual(probe.stop(), 0, probe.logtext()[-2000:])
-        self.assertGreaterEqual(n, 20)
-        s = self.assertVerdict(probe, "none")
+        def scenario():
+            m = self.mongo()
+            app = self.app(m.uri(), workers=2, env={"TRUTH_LIGHT_SLEEP_MS": "10"})
+            probe = self.probe(app.port, m.port, uri=m.uri())
+            time.sleep(1.0)
+            n = drive_for(app.port, ["/light", "/items/17", "/light"], clients=1, seconds=6, pause=0.03)
+            self.assertEqual(probe.stop(), 0, probe.logtext()[-2000:])
+            self.assertGreaterEqual(n, 20)
+            return probe
+        s = self.staged("none", scenario)
         self.assertTrue(any("headroom" in e for e in s["verdict"]["evidence"]))
 
 
