@@ -441,8 +441,26 @@ class TestAccuracy(Base):
     REQUESTS = 300
 
     def test_db_ms_matches_driver_measured_time(self):
+        """Two sync workers, two clients: the configuration of issue 5's "done when"."""
+        self.check_accuracy(workers=2, clients=2)
+
+    @unittest.expectedFailure
+    def test_db_ms_when_requests_queue_for_the_worker(self):
+        """Known limit: one sync worker, two clients, so every other request waits in the accept queue.
+
+        Fixed here: the worker's calls used to be shared with the request waiting in the queue
+        (`shared`, half each; 8.7% of requests within tolerance); the join now recognises a
+        process that serves one request at a time and gives each call to the request it was
+        serving (39% within). Still failing: the owner of a waiting connection is looked up
+        until it is accepted, with retries 1, 2, 4 ... ms apart after the first 5 ms, and a
+        worker that accepts, answers and closes it between two retries leaves it without a pid
+        (~94 of 300 requests, db_ms 0). Remove expectedFailure when that is solved.
+        """
+        self.check_accuracy(workers=1, clients=2)
+
+    def check_accuracy(self, workers, clients):
         # Queries that take the server a few ms, as a real database's usually do: the driver's own
-        # per-call cost (BSON encoding and decoding in CPython, ~70 us here), which its clock
+        # per-call cost (BSON encoding and decoding in CPython, ~70-100 us here), which its clock
         # includes and no wire shows, stays small beside them.
         m = self.mongo(("--delay", "find=3", "--delay", "aggregate=3"))
         # The app's own clock (pymongo's duration_micros) also counts the wait for a CPU after
@@ -453,13 +471,13 @@ class TestAccuracy(Base):
         m.realtime()
         # /light: one find + 5 ms of sleep (waiting on something else); /heavy: five MongoDB
         # calls + 4 ms of CPU. Requests of a few ms, as a Flask handler's usually are.
-        app = self.app(m.uri(), workers=2, env={"TRUTH_LIGHT_SLEEP_MS": "5", "TRUTH_HEAVY_CPU_MS": "4"},
-                       rt=True)
+        app = self.app(m.uri(), workers=workers, rt=True,
+                       env={"TRUTH_LIGHT_SLEEP_MS": "5", "TRUTH_HEAVY_CPU_MS": "4"})
         probe = self.probe(app.port, m.port, uri=m.uri(), rt=True)
         time.sleep(1.0)  # the probe has sampled once: it knows the web workers
         # two routes of different DB share, in a fixed interleaving; k is unique per request
         plan = [("/heavy" if k % 3 == 0 else "/light", k) for k in range(1, self.REQUESTS + 1)]
-        results = drive(app.port, plan, clients=2)
+        results = drive(app.port, plan, clients=clients)
         time.sleep(1.0)
         self.assertEqual(probe.stop(), 0, probe.logtext()[-2000:])
 
@@ -472,7 +490,7 @@ class TestAccuracy(Base):
             self.assertNotIn(size, by_size, "two responses of %d bytes" % size)
             by_size[size] = k
         rows = [r for r in probe.table("http.csv") if r["resp_bytes"]]
-        workers = set(app.worker_pids())
+        worker_pids = set(app.worker_pids())
         matched = []
         for r in rows:
             k = by_size.get(int(r["resp_bytes"]))
@@ -481,17 +499,15 @@ class TestAccuracy(Base):
         self.assertGreaterEqual(len(matched), self.REQUESTS * 0.98,
                                 "only %d of %d requests found in http.csv" % (len(matched), self.REQUESTS))
 
-        within, worst, per_route, unresolved = 0, [], {}, []
+        within, worst, per_route, unresolved, wrong = 0, [], {}, [], []
         for r, t in matched:
             self.assertEqual(r["route"], t["route"])
             if r["pid"] == "":
                 # The connection closed before the probe saw its first packet and asked who owns
                 # it (counted and bounded below); everything else must be exact, from a worker.
                 unresolved.append(t["k"])
-            else:
-                self.assertEqual(r["attribution"], "exact", "request k=%d: %s" % (t["k"], r))
-                self.assertIn(int(r["pid"]), workers, "request k=%d: pid %s is not a gunicorn worker %s"
-                              % (t["k"], r["pid"], sorted(workers)))
+            elif r["attribution"] != "exact" or int(r["pid"]) not in worker_pids:
+                wrong.append("k=%d pid %s attribution %s" % (t["k"], r["pid"], r["attribution"]))
             probe_ms, app_ms = float(r["db_ms"]), t["db_us"] / 1000.0
             err = abs(probe_ms - app_ms)
             if err <= max(0.3, 0.05 * app_ms):
@@ -506,19 +522,21 @@ class TestAccuracy(Base):
         share_within = within / len(matched)
         routes = {r["route"]: r for r in probe.table("routes.csv")}
 
-        print("\naccuracy: %d requests matched of %d; db_ms within max(0.3 ms, 5%%) of the app's own "
-              "figure for %d (%.1f%%)" % (len(matched), self.REQUESTS, within, 100 * share_within))
+        print("\naccuracy (%d sync workers, %d clients): %d requests matched of %d; db_ms within "
+              "max(0.3 ms, 5%%) of the app's own figure for %d (%.1f%%)" % (
+                  workers, clients, len(matched), self.REQUESTS, within, 100 * share_within))
         for route, pr in sorted(per_route.items()):
             errs = sorted(pr["err"])
             print("  %-7s n=%d  truth DB share %.1f%%  tierprobe db_share_pct %s%%  "
                   "db_ms - app: median %+.3f ms, p5 %+.3f, p95 %+.3f" % (
                       route, pr["n"], 100 * pr["db"] / pr["lat"], routes[route]["db_share_pct"],
                       errs[len(errs) // 2], errs[len(errs) // 20], errs[len(errs) * 19 // 20]))
-        for w in sorted(worst, reverse=True)[:8]:
+        for w in sorted(worst, reverse=True)[:5]:
             print("  outside: err %.3f ms k=%d %s app %.3f ms tierprobe %.3f ms (ops %s vs %d)" % w)
+        print("  attribution: %d exact from a gunicorn worker, %d otherwise, %d without a pid (owner not "
+              "found in time)" % (len(matched) - len(unresolved) - len(wrong), len(wrong), len(unresolved)))
 
-        print("  attribution: %d exact from a gunicorn worker, %d without a pid (owner not found in time)"
-              % (len(matched) - len(unresolved), len(unresolved)))
+        self.assertFalse(wrong, "not exact or not from a worker %s: %s" % (sorted(worker_pids), wrong[:5]))
         self.assertLessEqual(len(unresolved), 0.02 * len(matched), "requests whose worker was not found")
         self.assertGreaterEqual(share_within, 0.95)
         for route, pr in per_route.items():
