@@ -11,7 +11,7 @@
  *   exact    exactly one such h (of that pid); or k > 1 of a serial process
  *            (so far always one request at a time, in arrival order: a
  *            sync worker), whose others were waiting in the accept queue:
- *            the earliest gets m
+ *            the one that ended first gets m
  *   shared   k > 1 such h: each gets 1/k of m's time
  *   overlap  pids unknown (offline captures): k counts every h that contains m
  * db_ms of h is the weighted union of its calls' intervals (parallel calls

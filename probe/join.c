@@ -7,6 +7,8 @@
 #define MAX_CONTRIB 1024	/* calls kept per request for the union; more still count as ops */
 #define SERIAL_EVIDENCE 20	/* requests of a process, all served one at a time, before it is called serial */
 #define PROC_SLOTS 1024		/* processes followed for that (power of two); more: never serial */
+/* Overtaken by less is no evidence: two clients' handshakes and first bytes may race. */
+#define OVERTAKE_SLACK (1 * TS_NS_PER_MS)
 
 struct contrib {
 	ts_ns from, to;
@@ -234,7 +236,7 @@ static void proc_observe(struct join *j, const struct pend_http *h)
 		return;
 	const struct txn_times *t = &h->t.t;
 	ts_ns resp_first = t->resp_first != TS_NONE ? t->resp_first : t->resp_last;
-	if (p->served > 0 && (resp_first < p->last_resp_last || t->req_first < p->last_req_first)) {
+	if (p->served > 0 && (resp_first < p->last_resp_last || t->req_first + OVERTAKE_SLACK < p->last_req_first)) {
 		p->concurrent = 1;	/* overlapping responses, or overtaken: not one at a time */
 		return;
 	}
@@ -252,15 +254,16 @@ static int proc_serial(struct join *j, int pid)
 static int cmp_cand(const void *x, const void *y)
 {
 	const struct pend_http *a = *(struct pend_http *const *)x, *b = *(struct pend_http *const *)y;
-	return (a->t.t.req_first > b->t.t.req_first) - (a->t.t.req_first < b->t.t.req_first);
+	return (a->end > b->end) - (a->end < b->end);
 }
 
 /*
  * k requests of one serial process contain the call. The process was
- * working on the earliest of them; the others were still waiting in the
- * accept queue (not in the process yet), provided each began its response
- * after the one before it ended. Returns 1 and leaves that one first, or 0
- * when they do not line up (then the process is concurrent after all).
+ * working on the one it finished first; the others were still waiting in
+ * the accept queue (not in the process yet), provided each began its
+ * response after the one before it ended. Returns 1 and leaves that one
+ * first, or 0 when they do not line up (then the process is concurrent
+ * after all).
  */
 static int serial_owner(struct join *j, size_t k, int pid)
 {
