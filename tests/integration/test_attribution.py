@@ -180,7 +180,7 @@ def stop_process(p, sig=signal.SIGTERM, timeout=10):
 class App:
     """truth_app under gunicorn sync workers."""
 
-    def __init__(self, mongo_uri, workers=2, env=None, rt=False):
+    def __init__(self, mongo_uri, workers=2, env=None, rt=False, threads=0):
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="tp-attr-app-")
         self.logpath = os.path.join(self.dir, "truth.log")
@@ -190,7 +190,8 @@ class App:
         e.update(env or {})
         self.out = open(os.path.join(self.dir, "gunicorn.log"), "w")
         self.p = subprocess.Popen((["chrt", "-f", "1"] if rt else []) +
-                                  [PY, "-m", "gunicorn", "-w", str(workers), "-k", "sync",
+                                  [PY, "-m", "gunicorn", "-w", str(workers)] +
+                                  (["-k", "gthread", "--threads", str(threads)] if threads else ["-k", "sync"]) + [
                                    "-b", "127.0.0.1:%d" % self.port, "--chdir", HERE, "--timeout", "60",
                                    "truth_app:app"],
                                   env=e, stdout=self.out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -459,6 +460,28 @@ class TestAccuracy(Base):
         Remove expectedFailure when the lookup keeps up with a queue.
         """
         self.check_accuracy(workers=1, clients=2)
+
+    def test_threaded_worker_is_not_taken_for_serial(self):
+        """One gthread worker with 4 threads, 4 clients: its calls are shared, never given to one.
+
+        The join gives a call to one request only for a process that serves one request at a
+        time; a threaded worker soon shows overlapping responses and must stay `shared`.
+        """
+        m = self.mongo(("--delay", "find=3", "--delay", "aggregate=3"))
+        app = self.app(m.uri(), workers=1, threads=4, env={"TRUTH_LIGHT_SLEEP_MS": "5", "TRUTH_HEAVY_CPU_MS": "1"})
+        probe = self.probe(app.port, m.port)
+        time.sleep(1.0)
+        plan = [("/heavy" if k % 3 == 0 else "/light", k) for k in range(1, 241)]
+        drive(app.port, plan, clients=4)
+        time.sleep(0.5)
+        self.assertEqual(probe.stop(), 0, probe.logtext()[-2000:])
+        rows = [r for r in probe.table("http.csv") if r["pid"]]
+        counts = {}
+        for r in rows:
+            counts[r["attribution"]] = counts.get(r["attribution"], 0) + 1
+        print("\nthreaded worker, 4 clients: attribution of %d requests with a pid: %s" % (len(rows), counts))
+        self.assertGreaterEqual(len(rows), 200)
+        self.assertGreaterEqual(counts.get("shared", 0), 0.5 * len(rows), counts)
 
     def check_accuracy(self, workers, clients):
         # Queries that take the server a few ms, as a real database's usually do: the driver's own
