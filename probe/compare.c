@@ -29,7 +29,7 @@
 #define MAX_VALUES 4000		/* per group: larger groups are subsampled before resampling */
 #define MIN_VALUES 5		/* fewer in either run: not compared */
 #define REAL_REL 0.05		/* a real difference is also at least this share of A */
-#define MIN_TAIL 5.0		/* values beyond a quantile, in each run, to judge it */
+#define MIN_TAIL 10.0		/* values beyond a quantile, in each run, to judge it */
 
 struct group {
 	char key[600];
