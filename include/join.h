@@ -8,7 +8,10 @@
  * its attribution, in arrival order. A MongoDB request m belongs to the HTTP
  * requests h with h.start <= m.start and m.end <= h.end, of the same process
  * when pids are known:
- *   exact    exactly one such h (of that pid)
+ *   exact    exactly one such h (of that pid); or k > 1 of a serial process
+ *            (so far always one request at a time, in arrival order: a
+ *            sync worker), whose others were waiting in the accept queue:
+ *            the one that ended first gets m
  *   shared   k > 1 such h: each gets 1/k of m's time
  *   overlap  pids unknown (offline captures): k counts every h that contains m
  * db_ms of h is the weighted union of its calls' intervals (parallel calls

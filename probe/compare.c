@@ -5,6 +5,10 @@
  * confidence interval (percentile method, 1000 resamples, a fixed seed so
  * the output is reproducible); a difference is called real when its
  * interval excludes zero and it is at least 5% of A, noise otherwise.
+ * A quantile is judged only when both runs hold at least MIN_TAIL values
+ * beyond it (n x (1 - q)): with fewer, p99 is the largest value or two,
+ * whose bootstrap distribution is a handful of points, and its interval
+ * excludes zero whenever one run's slowest request was a little slower.
  */
 #include "compare.h"
 
@@ -25,6 +29,7 @@
 #define MAX_VALUES 4000		/* per group: larger groups are subsampled before resampling */
 #define MIN_VALUES 5		/* fewer in either run: not compared */
 #define REAL_REL 0.05		/* a real difference is also at least this share of A */
+#define MIN_TAIL 10.0		/* values beyond a quantile, in each run, to judge it */
 
 struct group {
 	char key[600];
@@ -177,6 +182,7 @@ static size_t subsample(double *v, size_t n)
 struct diff {
 	double a, b, lo, hi;	/* quantile in A and B; 95% interval of B - A */
 	int real;
+	int judged;		/* enough values beyond the quantile in both runs */
 };
 
 static void bootstrap(double *va, size_t na, double *vb, size_t nb, const double *qs, size_t nq,
@@ -187,7 +193,7 @@ static void bootstrap(double *va, size_t na, double *vb, size_t nb, const double
 	if (!ra || !rb || !d) {
 		free(ra); free(rb); free(d);
 		for (size_t k = 0; k < nq; k++)
-			out[k] = (struct diff){ NAN, NAN, NAN, NAN, 0 };
+			out[k] = (struct diff){ NAN, NAN, NAN, NAN, 0, 0 };
 		return;
 	}
 	qsort(va, na, sizeof(double), cmp_double);
@@ -210,7 +216,9 @@ static void bootstrap(double *va, size_t na, double *vb, size_t nb, const double
 		out[k].lo = quantile_sorted(dk, RESAMPLES, 0.025);
 		out[k].hi = quantile_sorted(dk, RESAMPLES, 0.975);
 		double delta = out[k].b - out[k].a;
-		out[k].real = (out[k].lo > 0 || out[k].hi < 0) && fabs(delta) >= REAL_REL * out[k].a;
+		out[k].judged = (double)(na < nb ? na : nb) * (1.0 - qs[k]) >= MIN_TAIL;
+		out[k].real = out[k].judged && (out[k].lo > 0 || out[k].hi < 0) &&
+			      fabs(delta) >= REAL_REL * out[k].a;
 	}
 	free(ra);
 	free(rb);
@@ -227,7 +235,8 @@ static void print_diff(const char *label, const struct diff *d)
 	fmt_sig(d->lo, 2, lo, sizeof(lo));
 	fmt_sig(d->hi, 2, hi, sizeof(hi));
 	printf("    %-4s %8s -> %-8s ms  diff %s%s ms, 95%% CI [%s, %s]  %s\n", label, a, b,
-	       d->b - d->a >= 0 ? "+" : "", dd, lo, hi, d->real ? "REAL" : "noise");
+	       d->b - d->a >= 0 ? "+" : "", dd, lo, hi,
+	       d->real ? "REAL" : d->judged ? "noise" : "too few values beyond it to judge");
 }
 
 static int compare_table(struct table *t, const char *what, const char *dir_b, int shapes)

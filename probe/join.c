@@ -5,6 +5,10 @@
 #include <string.h>
 
 #define MAX_CONTRIB 1024	/* calls kept per request for the union; more still count as ops */
+#define SERIAL_EVIDENCE 20	/* requests of a process, all served one at a time, before it is called serial */
+#define PROC_SLOTS 1024		/* processes followed for that (power of two); more: never serial */
+/* Overtaken by less is no evidence: two clients' handshakes and first bytes may race. */
+#define OVERTAKE_SLACK (1 * TS_NS_PER_MS)
 
 struct contrib {
 	ts_ns from, to;
@@ -30,6 +34,22 @@ struct pend_mongo {
 	ts_ns end;
 };
 
+/*
+ * What a process's completed requests say about how it serves them. A
+ * pre-fork sync worker (gunicorn sync, mod_wsgi/Apache prefork) takes one
+ * request at a time from the shared accept queue, in arrival order: each
+ * response starts after the previous one ended, and requests finish in the
+ * order they arrived. A threaded or async worker sooner or later shows a
+ * response starting before another ended, or a later request overtaking an
+ * earlier one; then it is concurrent for good.
+ */
+struct proc_state {
+	int pid;		/* 0: free slot */
+	int concurrent;
+	uint32_t served;	/* requests judged */
+	ts_ns last_req_first, last_resp_last;
+};
+
 /* A ring buffer of fixed-size slots, growing by doubling. */
 struct ring {
 	void *slots;
@@ -49,6 +69,7 @@ struct join {
 	size_t ids_cap;
 	struct pend_http **cand;	/* scratch: candidates of one call */
 	size_t cand_cap;
+	struct proc_state procs[PROC_SLOTS];
 };
 
 const char *attribution_name(enum attribution a)
@@ -208,9 +229,79 @@ static double weighted_union(struct contrib *c, uint32_t n, ts_ns lo, ts_ns hi)
 
 static int pid_of(struct join *j, int *pid, uint64_t flow_id);
 
+/* The process's slot (created on first use), or NULL when the table is full. */
+static struct proc_state *proc_get(struct join *j, int pid)
+{
+	size_t i = ((size_t)(unsigned)pid * 2654435761u) & (PROC_SLOTS - 1);
+	for (size_t n = 0; n < PROC_SLOTS; n++, i = (i + 1) & (PROC_SLOTS - 1)) {
+		struct proc_state *p = &j->procs[i];
+		if (p->pid == pid)
+			return p;
+		if (p->pid == 0) {
+			p->pid = pid;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/* Requests are judged in the order they end: compare each with the process's previous one. */
+static void proc_observe(struct join *j, const struct pend_http *h)
+{
+	struct proc_state *p = h->pid > 0 && complete(&h->t.t) ? proc_get(j, h->pid) : NULL;
+	if (!p || p->concurrent)
+		return;
+	const struct txn_times *t = &h->t.t;
+	ts_ns resp_first = t->resp_first != TS_NONE ? t->resp_first : t->resp_last;
+	if (p->served > 0 && (resp_first < p->last_resp_last || t->req_first + OVERTAKE_SLACK < p->last_req_first)) {
+		p->concurrent = 1;	/* overlapping responses, or overtaken: not one at a time */
+		return;
+	}
+	p->served++;
+	p->last_req_first = t->req_first;
+	p->last_resp_last = t->resp_last;
+}
+
+static int proc_serial(struct join *j, int pid)
+{
+	struct proc_state *p = proc_get(j, pid);
+	return p && !p->concurrent && p->served >= SERIAL_EVIDENCE;
+}
+
+static int cmp_cand(const void *x, const void *y)
+{
+	const struct pend_http *a = *(struct pend_http *const *)x, *b = *(struct pend_http *const *)y;
+	return (a->end > b->end) - (a->end < b->end);
+}
+
+/*
+ * k requests of one serial process contain the call. The process was
+ * working on the one it finished first; the others were still waiting in
+ * the accept queue (not in the process yet), provided each began its
+ * response after the one before it ended. Returns 1 and leaves that one
+ * first, or 0 when they do not line up (then the process is concurrent
+ * after all).
+ */
+static int serial_owner(struct join *j, size_t k, int pid)
+{
+	qsort(j->cand, k, sizeof(*j->cand), cmp_cand);
+	for (size_t i = 0; i + 1 < k; i++) {
+		const struct txn_times *a = &j->cand[i]->t.t, *b = &j->cand[i + 1]->t.t;
+		ts_ns b_resp = b->resp_first != TS_NONE ? b->resp_first : b->resp_last;
+		if (b_resp < a->resp_last) {
+			struct proc_state *p = proc_get(j, pid);
+			if (p)
+				p->concurrent = 1;
+			return 0;
+		}
+	}
+	return 1;
+}
+
 static void judge_http(struct join *j, struct pend_http *h)
 {
 	pid_of(j, &h->pid, h->t.flow_id);
+	proc_observe(j, h);
 	struct joined_http out = { .t = &h->t, .id = h->id, .pid = h->pid, .db_ns = -1 };
 
 	if (complete(&h->t.t)) {
@@ -273,6 +364,10 @@ static void judge_mongo(struct join *j, struct pend_mongo *m)
 			j->cand[k] = h;
 			j->ids[k] = h->id;
 			k++;
+		}
+		if (by_pid && k > 1 && proc_serial(j, m->pid) && serial_owner(j, k, m->pid)) {
+			k = 1;
+			j->ids[0] = j->cand[0]->id;
 		}
 		for (size_t i = 0; i < k; i++) {
 			add_contrib(j->cand[i], &m->t, 1.0 / (double)k);

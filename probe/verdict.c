@@ -225,7 +225,13 @@ void verdict_decide(struct aggregate *a, const struct quality *q, const struct r
 	/* 1. Is the measurement good enough to say anything? */
 	struct host_view h;
 	view_host(info, &h);
-	uint64_t drops = q->kernel_drops + q->iface_drops + h.drops;
+	/*
+	 * The run's totals and the per-interval deltas count the same drops (the
+	 * intervals only split them in time): the larger, never their sum.
+	 */
+	uint64_t drops = q->kernel_drops + q->iface_drops;
+	if (h.drops > drops)
+		drops = h.drops;
 	uint64_t bad = q->http_unmatched_requests + q->http_unmatched_responses + q->http_gaps +
 		       q->http_parse_errors;
 	double bad_pct = a->http_count ? 100.0 * (double)bad / (double)a->http_count : 0;

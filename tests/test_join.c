@@ -1,7 +1,9 @@
 /*
  * test_join.c - attribution on built transaction sets with known answers:
  * sync workers (exact), a threaded worker (shared; concurrent shared calls
- * add up, capped at 1), parallel calls (union, not sum), offline captures (overlap), and the emission order.
+ * add up, capped at 1), parallel calls (union, not sum), offline captures
+ * (overlap), and the emission order; a request waiting in a sync worker's
+ * accept queue gets none of the calls of the request the worker is serving.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -28,8 +30,8 @@ struct got_mongo {
 	uint64_t http[4];
 };
 
-static struct got_http gh[32];
-static struct got_mongo gm[32];
+static struct got_http gh[64];
+static struct got_mongo gm[64];
 static int nh, nm;
 
 static void emit_http(void *ctx, const struct joined_http *h)
@@ -228,6 +230,81 @@ static void window_holds_then_releases(void **state)
 	join_free(j);
 }
 
+/* n requests of pid, one at a time (5 ms each, 10 ms apart, from `at` ms), with no calls. */
+static void serve_serially(struct join *j, int pid, int n, double at)
+{
+	for (int i = 0; i < n; i++) {
+		struct http_txn h = http(at + 10 * i, at + 10 * i + 5);
+		join_http(j, &h, pid);
+	}
+}
+
+static void queued_request_is_not_in_the_sync_worker(void **state)
+{
+	(void)state;
+	struct join *j = new_join(1);
+	serve_serially(j, 300, 20, 0);
+	/* the worker serves s (200-210, a call at 204-208); q arrived at 201 and waited */
+	struct mongo_txn m = mongo(204, 208);
+	join_mongo(j, &m, 300);
+	struct http_txn s = http(200, 210), q = http(201, 222);
+	join_http(j, &s, 300);
+	join_http(j, &q, 300);
+	join_flush(j);
+	assert_int_equal(nh, 22);
+	assert_int_equal(nm, 1);
+	assert_int_equal(gm[0].k, 1);
+	assert_int_equal(gm[0].http[0], gh[20].id);
+	assert_true(fabs(gh[20].db_ms - 4.0) < 1e-6);
+	assert_int_equal(gh[20].a, ATTRIBUTION_EXACT);
+	assert_true(fabs(gh[21].db_ms) < 1e-6);
+	assert_int_equal(gh[21].ops, 0);
+	join_free(j);
+}
+
+/* A request "overtaken" by less than a millisecond is a race of first bytes, not threads. */
+static void near_simultaneous_arrivals_keep_a_worker_serial(void **state)
+{
+	(void)state;
+	struct join *j = new_join(1);
+	serve_serially(j, 500, 20, 0);
+	struct http_txn first = http(300.010, 305), second = http(300, 310);
+	join_http(j, &first, 500);
+	join_http(j, &second, 500);
+	struct mongo_txn m = mongo(404, 408);
+	join_mongo(j, &m, 500);
+	struct http_txn s = http(400, 410), q = http(401, 412);
+	join_http(j, &s, 500);
+	join_http(j, &q, 500);
+	join_flush(j);
+	assert_int_equal(gm[0].k, 1);
+	assert_int_equal(gh[nh - 2].a, ATTRIBUTION_EXACT);
+	assert_true(fabs(gh[nh - 2].db_ms - 4.0) < 1e-6);
+	join_free(j);
+}
+
+static void overtaking_request_shows_a_concurrent_worker(void **state)
+{
+	(void)state;
+	struct join *j = new_join(1);
+	serve_serially(j, 400, 20, 0);
+	/* 300-320 overtaken by 305-310: two at a time; from then on calls are shared */
+	struct http_txn slow = http(300, 320), fast = http(305, 310);
+	join_http(j, &fast, 400);
+	join_http(j, &slow, 400);
+	struct mongo_txn m = mongo(404, 408);
+	join_mongo(j, &m, 400);
+	struct http_txn a = http(400, 410), b = http(401, 412);
+	join_http(j, &a, 400);
+	join_http(j, &b, 400);
+	join_flush(j);
+	assert_int_equal(nm, 1);
+	assert_int_equal(gm[0].k, 2);
+	assert_int_equal(gh[nh - 1].a, ATTRIBUTION_SHARED);
+	assert_int_equal(gh[nh - 2].a, ATTRIBUTION_SHARED);
+	join_free(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -238,6 +315,9 @@ int main(void)
 		cmocka_unit_test(offline_overlap_uses_time_only),
 		cmocka_unit_test(incomplete_request_is_not_attributed),
 		cmocka_unit_test(window_holds_then_releases),
+		cmocka_unit_test(queued_request_is_not_in_the_sync_worker),
+		cmocka_unit_test(near_simultaneous_arrivals_keep_a_worker_serial),
+		cmocka_unit_test(overtaking_request_shows_a_concurrent_worker),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
