@@ -396,16 +396,19 @@ struct sockmap_request {
 };
 
 /*
- * A connection whose first data arrives before the server accept()s it has
- * no owner yet (-EAGAIN): a busy pool of sync workers may take a while to
- * get to it, then answer and close it within a millisecond. It is asked
- * again every 100 us for 5 ms, then after 1, 2, 4 ... 256 ms (about 1.5 s in
- * all), without holding up the requests behind it. The fast phase is short
- * so that a long accept queue (starved workers) does not cost much CPU.
+ * A connection seen before the server accept()s it has no owner yet
+ * (-EAGAIN): a sync worker may take it only when it is free, then answer and
+ * close it within a millisecond. It is asked again every 100 us for 5 ms,
+ * then every 500 us up to 100 ms (a worker busy with a queue of requests),
+ * then after 1, 2, 4 ... 256 ms (about 1.1 s in all), without holding up the
+ * requests behind it. A round trip costs ~15 us, so even the steady phase
+ * costs a waiting connection about 3% of a core.
  */
 #define ASYNC_FAST_TRIES 50
 #define ASYNC_FAST_RETRY_S 0.0001
-#define ASYNC_TRIES (ASYNC_FAST_TRIES + 12)
+#define ASYNC_STEADY_TRIES 190
+#define ASYNC_STEADY_RETRY_S 0.0005
+#define ASYNC_TRIES (ASYNC_FAST_TRIES + ASYNC_STEADY_TRIES + 9)
 #define ASYNC_RETRY_S 0.001
 
 static double async_now(void)
@@ -460,13 +463,15 @@ static void push_result(struct sockmap_async *a, const struct sockmap_result *rs
 /*
  * A sync worker may accept, answer and close a connection within a
  * millisecond or two, so the first retries come every 100 us (a netlink
- * round trip costs ~15 us); after ASYNC_FAST_TRIES the delay doubles.
+ * round trip costs ~15 us); then the steady phase; then the delay doubles.
  */
 static double retry_delay_s(int tries)
 {
 	if (tries < ASYNC_FAST_TRIES)
 		return ASYNC_FAST_RETRY_S;
-	int k = tries - ASYNC_FAST_TRIES;
+	if (tries < ASYNC_FAST_TRIES + ASYNC_STEADY_TRIES)
+		return ASYNC_STEADY_RETRY_S;
+	int k = tries - ASYNC_FAST_TRIES - ASYNC_STEADY_TRIES;
 	return ASYNC_RETRY_S * (double)(1u << (k < 8 ? k : 8));
 }
 
