@@ -496,11 +496,25 @@ static void http_path_add(struct http_parser *p, struct http_cur *c, uint8_t ch)
 		p->path[c->path_len++] = (char)ch;
 }
 
-/* One byte of a request-line other than CR/LF: method SP request-target SP HTTP-version. */
-static int http_reqline_byte(struct http_parser *p, struct http_cur *c, uint8_t ch)
+/* One byte of "HTTP/1.x" (start or status line); returns 1 when it belongs there. */
+static int http_version_byte(struct http_cur *c, uint8_t ch)
 {
 	static const char ver[] = "HTTP/1.";
 
+	if (c->ver_pos < 7 && ch == (uint8_t)ver[c->ver_pos]) {
+		c->ver_pos++;
+		return 1;
+	}
+	if (c->ver_pos == 7 && ch >= '0' && ch <= '9') {
+		c->ver_pos++;
+		return 1;
+	}
+	return 0;
+}
+
+/* One byte of a request-line other than CR/LF: method SP request-target SP HTTP-version. */
+static int http_reqline_byte(struct http_parser *p, struct http_cur *c, uint8_t ch)
+{
 	switch (c->lsub) {
 	case RL_METHOD:
 		if (ch == ' ' && c->method_len > 0) {
@@ -567,15 +581,7 @@ static int http_reqline_byte(struct http_parser *p, struct http_cur *c, uint8_t 
 			return ERR_SYNTAX;
 		return 0;
 	case RL_VERSION:
-		if (c->ver_pos < 7 && ch == (uint8_t)ver[c->ver_pos]) {
-			c->ver_pos++;
-			return 0;
-		}
-		if (c->ver_pos == 7 && ch >= '0' && ch <= '9') {
-			c->ver_pos++;
-			return 0;
-		}
-		return ERR_SYNTAX;
+		return http_version_byte(c, ch) ? 0 : ERR_SYNTAX;
 	default:
 		return ERR_SYNTAX;
 	}
@@ -584,18 +590,10 @@ static int http_reqline_byte(struct http_parser *p, struct http_cur *c, uint8_t 
 /* One byte of a status-line other than CR/LF: HTTP-version SP status-code SP [reason-phrase]. */
 static int http_statusline_byte(struct http_cur *c, uint8_t ch)
 {
-	static const char ver[] = "HTTP/1.";
-
 	switch (c->lsub) {
 	case SL_VERSION:
-		if (c->ver_pos < 7 && ch == (uint8_t)ver[c->ver_pos]) {
-			c->ver_pos++;
+		if (http_version_byte(c, ch))
 			return 0;
-		}
-		if (c->ver_pos == 7 && ch >= '0' && ch <= '9') {
-			c->ver_pos++;
-			return 0;
-		}
 		if (c->ver_pos == 8 && ch == ' ') {
 			c->lsub = SL_STATUS;
 			return 0;
