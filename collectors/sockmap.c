@@ -33,6 +33,7 @@ struct sockmap {
 	int nl;			/* NETLINK_SOCK_DIAG socket; -1 = use /proc/net/tcp */
 	uint32_t seq;
 	pid_t *cand;
+	int *cand_fd;		/* per candidate: the fd its last found socket had (-1: none) */
 	size_t ncand;
 	struct cache_entry *cache;
 	size_t cache_used;
@@ -62,6 +63,7 @@ void sockmap_free(struct sockmap *m)
 	if (m->nl >= 0)
 		close(m->nl);
 	free(m->cand);
+	free(m->cand_fd);
 	free(m->cache);
 	free(m);
 }
@@ -76,15 +78,29 @@ void sockmap_disable_netlink(struct sockmap *m)
 int sockmap_set_candidates(struct sockmap *m, const pid_t *pids, size_t n)
 {
 	pid_t *v = NULL;
+	int *fds = NULL;
 
 	if (n) {
 		v = malloc(n * sizeof(*v));
-		if (!v)
+		fds = malloc(n * sizeof(*fds));
+		if (!v || !fds) {
+			free(v);
+			free(fds);
 			return -ENOMEM;
+		}
 		memcpy(v, pids, n * sizeof(*v));
+		/* keep the hints of pids that stay candidates */
+		for (size_t i = 0; i < n; i++) {
+			fds[i] = -1;
+			for (size_t j = 0; j < m->ncand; j++)
+				if (m->cand[j] == v[i])
+					fds[i] = m->cand_fd[j];
+		}
 	}
 	free(m->cand);
+	free(m->cand_fd);
 	m->cand = v;
+	m->cand_fd = fds;
 	m->ncand = n;
 	return 0;
 }
@@ -331,9 +347,25 @@ static int owner_of(struct sockmap *m, uint64_t inode, pid_t *out)
 		}
 		e->pid = 0;
 	}
+	/*
+	 * A sync worker accepts each connection into the same lowest free fd:
+	 * one readlink per candidate at its last socket's fd usually finds the
+	 * owner, where a full scan reads every fd of every worker.
+	 */
+	for (size_t i = 0; i < m->ncand; i++) {
+		struct cache_entry hint = { inode, m->cand[i], m->cand_fd[i] };
+		if (hint.fd >= 0 && cache_verify(&hint)) {
+			m->st.candidate_hits++;
+			*out = m->cand[i];
+			return 0;
+		}
+	}
 	for (size_t i = 0; i < m->ncand; i++) {
 		if (scan_pid(m, m->cand[i], inode, out)) {
 			m->st.candidate_hits++;
+			const struct cache_entry *found = cache_get(m, inode);
+			if (found && found->pid == m->cand[i])
+				m->cand_fd[i] = found->fd;
 			return 0;
 		}
 	}
