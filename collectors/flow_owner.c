@@ -25,6 +25,7 @@ struct conn_slot {
 	uint64_t born;		/* insertion counter: the oldest is reused first */
 	int pid;		/* 0 while the lookup is pending or failed */
 	int pending;
+	int linked;		/* a flow points here: the slot is no longer reset by a SYN-ACK */
 };
 
 struct flow_slot {
@@ -102,6 +103,7 @@ static void lookup(struct flow_owner *fo, uint64_t key, enum proto proto, const 
 	c->born = ++fo->inserts;
 	c->pid = 0;
 	c->pending = 1;
+	c->linked = 0;
 	fo->lookups++;
 	/* HTTP: the worker holds the server end; MongoDB: the application holds the client end. */
 	int rc = proto == PROTO_MONGO ? sockmap_async_submit(fo->mapper, key, client, server)
@@ -115,8 +117,16 @@ static void lookup(struct flow_owner *fo, uint64_t key, enum proto proto, const 
 void flow_owner_note_synack(struct flow_owner *fo, enum proto proto, const struct endpoint *client,
 			    const struct endpoint *server)
 {
-	/* A SYN-ACK starts a new connection on this 4-tuple: look it up afresh. */
-	lookup(fo, conn_key(client, server), proto, client, server);
+	uint64_t key = conn_key(client, server);
+	const struct conn_slot *c = conn_find(fo, key);
+	/*
+	 * A SYN-ACK starts a connection: look it up now. Not over a slot an
+	 * earlier connection on the same 4-tuple still uses (its flow may not be
+	 * written yet): that rare reuse is looked up at its first byte instead.
+	 */
+	if (c && c->linked)
+		return;
+	lookup(fo, key, proto, client, server);
 }
 
 void flow_owner_on_first_data(void *ctx, uint64_t flow_id, enum proto proto,
@@ -125,13 +135,24 @@ void flow_owner_on_first_data(void *ctx, uint64_t flow_id, enum proto proto,
 	struct flow_owner *fo = ctx;
 	uint64_t key = conn_key(client, server);
 	struct flow_slot *f = &fo->flows[flow_id & (FLOW_SLOTS - 1)];
+	struct conn_slot *c = conn_find(fo, key);
 	f->flow_id = flow_id;
-	f->key = key;
-	/* Already looked up since its SYN-ACK (or answered): nothing more to ask. */
-	const struct conn_slot *c = conn_find(fo, key);
-	if (c && (c->pending || c->pid > 0))
+	if (c && !c->linked && (c->pending || c->pid > 0)) {
+		/* looked up since its SYN-ACK (or already answered): adopt it */
+		c->linked = 1;
+		f->key = key;
 		return;
+	}
+	if (c && c->linked) {
+		/* the 4-tuple was used before: this connection gets a slot of its own */
+		key ^= flow_id * 0x9E3779B97F4A7C15ull;
+		key |= 1;
+	}
+	f->key = key;
 	lookup(fo, key, proto, client, server);
+	c = conn_find(fo, key);
+	if (c)
+		c->linked = 1;
 }
 
 void flow_owner_collect(struct flow_owner *fo)

@@ -436,7 +436,7 @@ struct sockmap_request {
  * requests behind it. A round trip costs ~15 us, so even the steady phase
  * costs a waiting connection about 3% of a core.
  */
-#define ASYNC_FAST_TRIES 50
+#define ASYNC_FAST_TRIES 20
 #define ASYNC_FAST_RETRY_S 0.0001
 #define ASYNC_STEADY_TRIES 190
 #define ASYNC_STEADY_RETRY_S 0.0005
@@ -578,7 +578,16 @@ static void *async_main(void *arg)
 		 */
 		if ((rs.err == -EAGAIN || rs.err == -ENOENT) && rq.tries + 1 < ASYNC_TRIES &&
 		    a->ndef < a->cap) {
-			rq.due = async_now() + retry_delay_s(rq.tries);
+			double delay = retry_delay_s(rq.tries);
+			/*
+			 * A long accept queue (starved workers) must not turn the
+			 * retries into a busy loop: with n connections waiting, each
+			 * is asked n times less often, so together they stay near one
+			 * lookup per base delay (100 us fast, 500 us steady).
+			 */
+			if (rq.tries < ASYNC_FAST_TRIES + ASYNC_STEADY_TRIES && a->ndef > 1)
+				delay *= (double)a->ndef;
+			rq.due = async_now() + delay;
 			rq.tries++;
 			a->def[a->ndef++] = rq;
 			a->retries++;
