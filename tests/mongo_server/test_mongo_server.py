@@ -33,6 +33,7 @@ def free_port():
 class ServerCase(unittest.TestCase):
     """Starts mongo_server.py with SERVER_ARGS for the class; stops it whatever happens."""
     SERVER_ARGS = []
+    HOST = "127.0.0.1"
 
     @classmethod
     def setUpClass(cls):
@@ -43,7 +44,7 @@ class ServerCase(unittest.TestCase):
         deadline = time.monotonic() + 15
         while True:
             try:
-                socket.create_connection(("127.0.0.1", cls.port), timeout=1).close()
+                socket.create_connection((cls.HOST, cls.port), timeout=1).close()
                 break
             except OSError:
                 if cls.proc.poll() is not None or time.monotonic() > deadline:
@@ -495,26 +496,9 @@ class TestStatus(ServerCase):
 
 class TestCompressors(ServerCase):
     """zstd and snappy (python3-zstandard / python3-snappy), negotiated by pymongo and raw."""
+    # Bound to ::1 only: also checks the IPv6 listener the captures use.
     SERVER_ARGS = ["--compressors", "zlib,zstd,snappy", "--bind", "::1"]
-
-    @classmethod
-    def setUpClass(cls):
-        # Bound to ::1 only: also checks the IPv6 listener the captures use.
-        cls.port = free_port()
-        cls.proc = subprocess.Popen([sys.executable, SERVER, "--port", str(cls.port)]
-                                    + cls.SERVER_ARGS, stderr=subprocess.PIPE)
-        cls.addClassCleanup(cls._stop)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("::1", cls.port), timeout=1).close()
-                break
-            except OSError:
-                if cls.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("test server did not start: %s"
-                                       % cls.proc.stderr.read().decode(errors="replace"))
-                time.sleep(0.05)
-        cls.client = cls.new_client()
+    HOST = "::1"
 
     @classmethod
     def new_client(cls, **kw):
