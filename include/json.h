@@ -15,7 +15,6 @@ struct json_writer {
 	FILE *f;
 	int depth;
 	int first[JSON_MAX_DEPTH];	/* no member written yet at this depth */
-	int after_key;			/* a key was written; the value follows on the same line */
 };
 
 void json_init(struct json_writer *j, FILE *f);

@@ -8,7 +8,6 @@ void json_init(struct json_writer *j, FILE *f)
 	j->f = f;
 	j->depth = 0;
 	j->first[0] = 1;
-	j->after_key = 0;
 }
 
 static void put_escaped(FILE *f, const char *s)
