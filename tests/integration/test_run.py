@@ -347,10 +347,17 @@ class TestRunTraffic(unittest.TestCase):
                         [r["web_cpu_pct"] for r in loaded])
 
     def test_summary_counts(self):
-        import json
         with open(os.path.join(self.out, "summary.json")) as f:
             s = json.load(f)
         self.assertEqual(s["http"]["count"], len(self.reqs))
+
+    def test_report_agrees_with_what_the_run_wrote(self):
+        # `tierprobe report` rebuilds the summary from the CSVs alone (plus summary.json's
+        # quality counters): it must print exactly the summary.txt the run wrote.
+        p = subprocess.run([BIN, "report", self.out], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(self.out, "summary.txt")) as f:
+            self.assertEqual(p.stdout, f.read())
 
 
 @unittest.skipUnless(os.geteuid() == 0, "live capture and --user need root")
