@@ -246,24 +246,16 @@ int run_main(const struct options *o)
 		log_error("run: the port lists make a capture filter too long");
 		return 2;
 	}
-	st.out = outputs_open(o->out_dir);
-	if (!st.out)
-		return 2;
-	if (o->user && give_folder_to(o->out_dir, o->user) != 0) {
-		outputs_free(st.out);
-		return 2;
-	}
-
 	struct capture_live_config lc = {
 		.iface = o->iface,
 		.bpf = filter,
 		.buffer_bytes = o->buffer_mib * 1024 * 1024,
 		.timeout_ms = 10,	/* the loop below already waited in poll() */
 	};
+	/* The capture first: when it cannot open, no output folder has been made. */
 	st.cap = capture_open_live(&lc, err, sizeof(err));
 	if (!st.cap) {
 		log_error("run: %s", err);
-		outputs_free(st.out);
 		return 1;
 	}
 	struct capture_live_config sc = {
@@ -280,6 +272,11 @@ int run_main(const struct options *o)
 	if (!decode_linktype_supported(capture_dlt(st.cap))) {
 		log_error("run: interface '%s' has link type %d, which tierprobe does not decode",
 			  o->iface, capture_dlt(st.cap));
+		status = 2;
+		goto out;
+	}
+	st.out = outputs_open(o->out_dir);
+	if (!st.out || (o->user && give_folder_to(o->out_dir, o->user) != 0)) {
 		status = 2;
 		goto out;
 	}
