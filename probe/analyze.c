@@ -20,11 +20,12 @@
 #include "log.h"
 #include "outputs.h"
 #include "quality.h"
+#include "txn_queue.h"
 
 struct analyze_state {
 	struct quality q;
 	struct flow_table *flows;
-	struct outputs *out;
+	struct txn_queue *queue;	/* transactions to the output thread */
 	ts_ns last_ts;		/* newest capture time seen */
 	ts_ns next_expiry;	/* capture time of the next idle sweep */
 };
@@ -43,9 +44,14 @@ static void on_packet(void *ctx, int dlt, const uint8_t *frame, size_t caplen, s
 	/* Idle expiry runs on capture time so a replayed file behaves like the live run. */
 	if (st->last_ts >= st->next_expiry) {
 		flow_table_expire(st->flows, st->last_ts);
-		outputs_advance(st->out, st->last_ts);
+		txn_queue_advance(st->queue, st->last_ts);
 		st->next_expiry = st->last_ts + TS_NS_PER_SEC;
 	}
+}
+
+static void advance_outputs(void *ctx, ts_ns now)
+{
+	outputs_advance(ctx, now);
 }
 
 static long file_size(const char *path)
@@ -92,14 +98,23 @@ int analyze_main(const struct options *o)
 	struct analyze_state st;
 	memset(&st, 0, sizeof(st));
 	st.last_ts = TS_NONE;
-	st.out = out;
+	/*
+	 * Two cores, two stages: this thread reads, decodes and parses; an output
+	 * thread attributes, aggregates and writes the rows.
+	 */
+	struct txn_queue_consumer consumer = {
+		.sink = outputs_sink(out),
+		.advance = advance_outputs,
+		.ctx = out,
+	};
+	st.queue = txn_queue_new(&consumer);
 	struct flow_table_config fc = {
 		.ports = &o->ports,
 		.parser = { [PROTO_HTTP] = &http_stream_ops, [PROTO_MONGO] = &mongo_stream_ops },
-		.sink = outputs_sink(out),
+		.sink = st.queue ? txn_queue_sink(st.queue) : NULL,
 		.q = &st.q,
 	};
-	st.flows = flow_table_new(&fc);
+	st.flows = st.queue ? flow_table_new(&fc) : NULL;
 	if (!st.flows) {
 		log_error("out of memory creating the flow table");
 		status = 1;
@@ -130,6 +145,7 @@ int analyze_main(const struct options *o)
 		}
 	}
 	flow_table_close_all(st.flows, st.last_ts == TS_NONE ? 0 : st.last_ts);
+	txn_queue_finish(st.queue);	/* every transaction handed over and written */
 
 	struct run_info info = {
 		.mode = "analyze",
@@ -141,6 +157,7 @@ int analyze_main(const struct options *o)
 		status = 1;
 done:
 	flow_table_free(st.flows);
+	txn_queue_free(st.queue);
 	outputs_free(out);
 	for (int i = 0; i < nfiles; i++)
 		capture_free(caps[i]);
