@@ -157,7 +157,13 @@ static int http_is_tchar(uint8_t c)
 {
 	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
 		return 1;
-	return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	switch (c) {	/* RFC 9110 5.6.2 tchar, without a strchr() per byte */
+	case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+	case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 static int http_hexval(uint8_t c)
