@@ -37,7 +37,10 @@ void flow_owner_on_first_data(void *ctx, uint64_t flow_id, enum proto proto,
 /* Moves finished lookups into the table; call from the main loop, often. */
 void flow_owner_collect(struct flow_owner *fo);
 
-/* The owner's pid, or 0 when unknown (not looked up yet, not local, or gone too fast). */
+/*
+ * The owner's pid as of the last flow_owner_collect(), or 0 when unknown (not
+ * looked up yet, not local, or gone too fast).
+ */
 int flow_owner_pid(void *fo, uint64_t flow_id);
 
 /* Processes to search first (the web role). */

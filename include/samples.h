@@ -48,6 +48,13 @@ struct interval_stats {
 	double in[SI_COUNT];	/* NAN when the column is absent or empty */
 };
 
+/*
+ * Mean MongoDB latency on the wire and inside the server (serverStatus), over
+ * the intervals that have both, so the two are comparable; NAN when none.
+ */
+void samples_mongo_latency(const struct interval_stats *s, size_t n, double *client_ms,
+			   double *server_ms);
+
 /* Reads samples.csv back (tierprobe report). Returns 0 and a malloc'ed array, or -errno. */
 int samples_read(const char *path, struct interval_stats **out, size_t *n);
 

@@ -438,8 +438,8 @@ int run_main(const struct options *o)
 	/* Drain: every flow closes, every held transaction is judged, every row written. */
 	ts_ns end = timestamp_now();
 	flow_table_close_all(st.flows, end);
+	flow_owner_collect(st.owners);	/* the last answers, before the last rows are judged */
 	outputs_drain(st.out);
-	flow_owner_collect(st.owners);
 	flow_owner_counts(st.owners, &st.q.pid_lookups, &st.q.pid_unresolved);
 	if (samples_finish(st.samples) != 0)
 		status = 1;

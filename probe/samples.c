@@ -328,6 +328,22 @@ void samples_free(struct samples *s)
 	free(s);
 }
 
+void samples_mongo_latency(const struct interval_stats *s, size_t n, double *client_ms,
+			   double *server_ms)
+{
+	double client = 0, server = 0;
+	size_t both = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (isfinite(s[i].mongo_mean_ms) && isfinite(s[i].mongo_server_ms)) {
+			client += s[i].mongo_mean_ms;
+			server += s[i].mongo_server_ms;
+			both++;
+		}
+	}
+	*client_ms = both ? client / (double)both : NAN;
+	*server_ms = both ? server / (double)both : NAN;
+}
+
 int samples_read(const char *path, struct interval_stats **out, size_t *n)
 {
 	struct csv_reader *r = csv_reader_open(path);

@@ -186,8 +186,7 @@ static void fmax_into(double *m, double v)
 
 static void database_view(const struct run_info *info, struct db_view *d)
 {
-	size_t queued = 0, starved = 0, both = 0;
-	double client = 0, server = 0;
+	size_t queued = 0, starved = 0;
 	memset(d, 0, sizeof(*d));
 	d->cache_used_max = d->cache_dirty_max = d->conn_used_max = NAN;
 	for (size_t i = 0; i < info->nintervals; i++) {
@@ -202,16 +201,10 @@ static void database_view(const struct run_info *info, struct db_view *d)
 		fmax_into(&d->cache_used_max, s->in[SI_MONGO_CACHE_USED]);
 		fmax_into(&d->cache_dirty_max, s->in[SI_MONGO_CACHE_DIRTY]);
 		fmax_into(&d->conn_used_max, s->in[SI_MONGO_CONN_USED]);
-		if (isfinite(s->mongo_mean_ms) && isfinite(s->mongo_server_ms)) {
-			client += s->mongo_mean_ms;
-			server += s->mongo_server_ms;
-			both++;
-		}
 	}
 	d->queue_share = d->polled ? (double)queued / (double)d->polled : NAN;
 	d->tickets_out_share = d->polled ? (double)starved / (double)d->polled : NAN;
-	d->client_ms = both ? client / (double)both : NAN;
-	d->server_ms = both ? server / (double)both : NAN;
+	samples_mongo_latency(info->intervals, info->nintervals, &d->client_ms, &d->server_ms);
 }
 
 static void text_database(FILE *f, const struct run_info *info)

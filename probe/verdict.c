@@ -113,8 +113,8 @@ static void view_host(const struct run_info *info, struct host_view *h)
 	h->web_cap = 100.0 * (isfinite(h->web_workers) ? fmin(cores, h->web_workers) : cores);
 	h->busy_cpu = isfinite(h->cpu_idle) ? fmax(0.0, 100.0 - h->cpu_idle) * cores : NAN;
 
-	size_t sat = 0, queued = 0, k = 0, kq = 0, kc = 0;
-	double inflight = 0, client = 0, server = 0;
+	size_t sat = 0, queued = 0, k = 0, kq = 0;
+	double inflight = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i].http_count == 0)
 			continue;
@@ -129,19 +129,10 @@ static void view_host(const struct run_info *info, struct host_view *h)
 		if (isfinite(s[i].in_flight))
 			inflight += s[i].in_flight;
 	}
-	/* wire and server means over every interval that has both (as the summary pairs them) */
-	for (size_t i = 0; i < n; i++) {
-		if (isfinite(s[i].mongo_mean_ms) && isfinite(s[i].mongo_server_ms)) {
-			client += s[i].mongo_mean_ms;
-			server += s[i].mongo_server_ms;
-			kc++;
-		}
-	}
+	samples_mongo_latency(s, n, &h->client_ms, &h->server_ms);
 	h->cpu_saturated_share = k ? (double)sat / (double)k : NAN;
 	h->queue_share = kq ? (double)queued / (double)kq : NAN;
 	h->in_flight = k ? inflight / (double)k : NAN;
-	h->client_ms = kc ? client / (double)kc : NAN;
-	h->server_ms = kc ? server / (double)kc : NAN;
 
 	/* latency trend: medians of the first and last third of the loaded intervals */
 	size_t third = k / 3, seen = 0, a = 0, b = 0;
