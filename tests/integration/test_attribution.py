@@ -34,6 +34,8 @@ import threading
 import time
 import unittest
 
+from support import Cleanups, free_port  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.environ.get("TIERPROBE_BIN", os.path.join(ROOT, "build", "tierprobe"))
@@ -43,10 +45,6 @@ BODY_BASE = 1000
 CAN_RT = os.geteuid() == 0  # SCHED_FIFO for the ground-truth runs (root runs these tests anyway)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(cond, timeout, what):
@@ -390,16 +388,7 @@ def drive_for(port, paths, clients, seconds, pause=0.0, k0=1):
     return count[0]
 
 
-class Base(unittest.TestCase):
-    def setUp(self):
-        self.cleanups = []
-
-    def tearDown(self):
-        for fn in reversed(self.cleanups):
-            try:
-                fn()
-            except Exception as e:  # keep cleaning up the rest
-                print("cleanup:", e, file=sys.stderr)
+class Base(Cleanups, unittest.TestCase):
 
     def mongo(self, args=()):
         m = Mongo(args)

@@ -18,10 +18,11 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
+
+from support import free_port  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -31,12 +32,6 @@ DURATION = int(os.environ.get("DEMO_TEST_DURATION", "8"))
 RUN_TIMEOUT = 60 + 3 * DURATION  # one scenario: servers up, warm-up, one level, teardown
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def listening(port):

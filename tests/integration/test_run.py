@@ -25,18 +25,14 @@ import time
 import unittest
 from datetime import datetime, timezone
 
+from support import free_port  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BIN = os.environ.get("TIERPROBE_BIN", os.path.join(ROOT, "build", "tierprobe"))
 PY = "/usr/bin/python3"
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_for(cond, timeout, what, step=0.1):

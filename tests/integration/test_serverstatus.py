@@ -14,9 +14,7 @@ import csv
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -24,15 +22,13 @@ import unittest
 
 import pymongo
 
+from support import Cleanups, free_port  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("TIERPROBE_BIN", os.path.join(ROOT, "build", "tierprobe"))
 MONGO_SERVER = os.path.join(ROOT, "scripts", "mongo-server")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Mongo:
@@ -117,19 +113,9 @@ def total(rows, col):
     return sum(float(r[col]) * float(r["interval_s"]) for r in rows if r[col] != "" and r["interval_s"] != "")
 
 
-class ServerStatusTests:
+class ServerStatusTests(Cleanups):
     real = False
     extra_args = ()
-
-    def setUp(self):
-        self.cleanups = []
-
-    def tearDown(self):
-        for fn in reversed(self.cleanups):
-            try:
-                fn()
-            except Exception as e:  # keep cleaning up the rest
-                print("cleanup:", e, file=sys.stderr)
 
     def mongo(self, args=()):
         m = Mongo(free_port(), args, real=self.real)
