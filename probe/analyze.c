@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "capture_reader.h"
 #include "decode.h"
 #include "flow.h"
 #include "log.h"
@@ -123,27 +124,32 @@ int analyze_main(const struct options *o)
 
 	char input_error[768] = "";
 	int show_progress = !o->quiet && isatty(STDERR_FILENO);
-	for (int i = 0; i < nfiles && status == 0; i++) {
-		long size = file_size(o->args[i]);
-		ts_ns last_report = timestamp_now();
-		int n;
-		while ((n = capture_next_batch(caps[i], 4096, on_packet, &st)) > 0) {
-			if (show_progress && timestamp_now() - last_report > 2 * TS_NS_PER_SEC) {
-				long off = capture_file_offset(caps[i]);
-				fprintf(stderr, "\rtierprobe: %s: %ld%% (%llu packets)", o->args[i],
-					size > 0 && off >= 0 ? off * 100 / size : 0,
-					(unsigned long long)st.q.packets);
-				last_report = timestamp_now();
-			}
+	/* A third thread reads the files ahead: see capture_reader.h. */
+	struct capture_reader *reader = capture_reader_start(caps, nfiles);
+	if (!reader) {
+		log_error("out of memory starting the capture reader");
+		status = 1;
+		goto done;
+	}
+	struct capture_reader_pos pos;
+	ts_ns last_report = timestamp_now();
+	while (capture_reader_next(reader, on_packet, &st, &pos) >= 0) {
+		if (show_progress && timestamp_now() - last_report > 2 * TS_NS_PER_SEC) {
+			long size = file_size(o->args[pos.file]);
+			fprintf(stderr, "\rtierprobe: %s: %ld%% (%llu packets)", o->args[pos.file],
+				size > 0 && pos.offset >= 0 ? pos.offset * 100 / size : 0,
+				(unsigned long long)st.q.packets);
+			last_report = timestamp_now();
 		}
-		if (show_progress)
-			fprintf(stderr, "\r\033[K");
-		if (n < 0) {
+		if (pos.file_done && pos.error) {
 			/* A cut-off file is still worth its whole packets: say so, keep going. */
-			snprintf(input_error, sizeof(input_error), "%s", capture_error(caps[i]));
+			snprintf(input_error, sizeof(input_error), "%s", pos.error);
 			log_warning("%s; analysed the packets before it", input_error);
 		}
 	}
+	capture_reader_free(reader);
+	if (show_progress)
+		fprintf(stderr, "\r\033[K");
 	flow_table_close_all(st.flows, st.last_ts == TS_NONE ? 0 : st.last_ts);
 	txn_queue_finish(st.queue);	/* every transaction handed over and written */
 

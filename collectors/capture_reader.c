@@ -1,0 +1,250 @@
+/*
+ * capture_reader.c - capture files read ahead on their own thread and handed
+ * over in blocks of whole packets (see capture_reader.h).
+ *
+ * A block is a run of records, each a fixed header followed by the frame
+ * bytes padded to 8 so the next header is aligned:
+ *
+ *   +----------------+----------+----------+------------------+-----
+ *   | ts (ns, 8 B)   | caplen 4 | wirelen 4| frame, caplen B  | pad | next record ...
+ *   +----------------+----------+----------+------------------+-----
+ *
+ * Blocks never mix files (each carries its file's link type), and the last
+ * block of a file says so, with the read error if the file ended in one.
+ */
+#include "capture_reader.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rec_hdr {
+	ts_ns ts;
+	uint32_t caplen;
+	uint32_t wirelen;
+};
+
+#define REC_ALIGN 8u
+
+struct block {
+	int file;
+	int dlt;
+	int file_done;
+	long offset;		/* file offset after the block's last packet */
+	int npackets;
+	size_t used;		/* bytes of data[] filled */
+	char error[768];	/* "" unless the file ended in a read error */
+	_Alignas(REC_ALIGN) uint8_t data[CAPTURE_READER_BLOCK_BYTES];
+};
+
+struct capture_reader {
+	struct capture **caps;
+	int ncaps;
+	pthread_t thread;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct block *full[CAPTURE_READER_BLOCKS];	/* handed over, FIFO */
+	size_t head, nfull;
+	struct block *free_list[CAPTURE_READER_BLOCKS];
+	size_t nfree;
+	int finished;		/* the thread has handed over every file */
+	int stop;		/* capture_reader_free(): give up */
+	/* reader thread only */
+	struct block *filling;
+	struct capture *cur;
+	int cur_file;
+	/* caller only */
+	struct block *taken;	/* the block last handed to the caller */
+};
+
+static size_t rec_size(size_t caplen)
+{
+	return sizeof(struct rec_hdr) + ((caplen + REC_ALIGN - 1) & ~(size_t)(REC_ALIGN - 1));
+}
+
+/* Reader thread: a free block for the current file, or NULL when told to stop. */
+static struct block *take_free(struct capture_reader *r)
+{
+	pthread_mutex_lock(&r->mu);
+	while (r->nfree == 0 && !r->stop)
+		pthread_cond_wait(&r->cv, &r->mu);
+	struct block *b = r->stop ? NULL : r->free_list[--r->nfree];
+	pthread_mutex_unlock(&r->mu);
+	if (b) {
+		b->file = r->cur_file;
+		b->dlt = capture_dlt(r->cur);
+		b->file_done = 0;
+		b->offset = -1;
+		b->npackets = 0;
+		b->used = 0;
+		b->error[0] = '\0';
+	}
+	return b;
+}
+
+/* Reader thread: passes the filling block to the caller (a ring slot is always free). */
+static void hand_over(struct capture_reader *r)
+{
+	struct block *b = r->filling;
+	r->filling = NULL;
+	pthread_mutex_lock(&r->mu);
+	r->full[(r->head + r->nfull) % CAPTURE_READER_BLOCKS] = b;
+	r->nfull++;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void copy_packet(void *ctx, int dlt, const uint8_t *frame, size_t caplen, size_t wirelen,
+			ts_ns ts)
+{
+	struct capture_reader *r = ctx;
+	(void)dlt;	/* the block carries it */
+
+	/* libpcap caps caplen far below a block; never trust that with memory. */
+	if (caplen > CAPTURE_READER_BLOCK_BYTES - sizeof(struct rec_hdr))
+		caplen = CAPTURE_READER_BLOCK_BYTES - sizeof(struct rec_hdr);
+	size_t need = rec_size(caplen);
+	if (r->filling && r->filling->used + need > CAPTURE_READER_BLOCK_BYTES) {
+		/* capture_next_batch() advances its offset after this call returns */
+		r->filling->offset = capture_file_offset(r->cur);
+		hand_over(r);
+	}
+	if (!r->filling && !(r->filling = take_free(r))) {
+		capture_breakloop(r->cur);
+		return;
+	}
+	struct block *b = r->filling;
+	struct rec_hdr h = { .ts = ts, .caplen = (uint32_t)caplen, .wirelen = (uint32_t)wirelen };
+	memcpy(b->data + b->used, &h, sizeof(h));
+	memcpy(b->data + b->used + sizeof(h), frame, caplen);
+	b->used += need;
+	b->npackets++;
+}
+
+static int stopping(struct capture_reader *r)
+{
+	pthread_mutex_lock(&r->mu);
+	int s = r->stop;
+	pthread_mutex_unlock(&r->mu);
+	return s;
+}
+
+static void *reader_main(void *arg)
+{
+	struct capture_reader *r = arg;
+
+	for (int i = 0; i < r->ncaps && !stopping(r); i++) {
+		r->cur = r->caps[i];
+		r->cur_file = i;
+		int n;
+		while ((n = capture_next_batch(r->cur, 4096, copy_packet, r)) > 0 && !stopping(r))
+			;
+		/* Every file ends with a block that says so, even an empty one. */
+		if (!r->filling && !(r->filling = take_free(r)))
+			break;
+		r->filling->file_done = 1;
+		r->filling->offset = capture_file_offset(r->cur);
+		if (n < 0)
+			snprintf(r->filling->error, sizeof(r->filling->error), "%s",
+				 capture_error(r->cur));
+		hand_over(r);
+	}
+	pthread_mutex_lock(&r->mu);
+	r->finished = 1;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+struct capture_reader *capture_reader_start(struct capture **caps, int ncaps)
+{
+	struct capture_reader *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->caps = caps;
+	r->ncaps = ncaps;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	for (size_t i = 0; i < CAPTURE_READER_BLOCKS; i++) {
+		struct block *b = malloc(sizeof(*b));
+		if (!b) {
+			capture_reader_free(r);
+			return NULL;
+		}
+		r->free_list[r->nfree++] = b;
+	}
+	if (pthread_create(&r->thread, NULL, reader_main, r) != 0) {
+		capture_reader_free(r);
+		return NULL;
+	}
+	r->started = 1;
+	return r;
+}
+
+/* Caller: gives the block it was handed last back to the reader. */
+static void give_back(struct capture_reader *r)
+{
+	if (!r->taken)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->free_list[r->nfree++] = r->taken;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	r->taken = NULL;
+}
+
+int capture_reader_next(struct capture_reader *r, capture_packet_fn fn, void *ctx,
+			struct capture_reader_pos *pos)
+{
+	give_back(r);
+	pthread_mutex_lock(&r->mu);
+	while (r->nfull == 0 && !r->finished)
+		pthread_cond_wait(&r->cv, &r->mu);
+	if (r->nfull == 0) {
+		pthread_mutex_unlock(&r->mu);
+		return -1;
+	}
+	struct block *b = r->full[r->head];
+	r->head = (r->head + 1) % CAPTURE_READER_BLOCKS;
+	r->nfull--;
+	pthread_mutex_unlock(&r->mu);
+	r->taken = b;
+
+	size_t off = 0;
+	for (int i = 0; i < b->npackets; i++) {
+		struct rec_hdr h;
+		memcpy(&h, b->data + off, sizeof(h));
+		fn(ctx, b->dlt, b->data + off + sizeof(h), h.caplen, h.wirelen, h.ts);
+		off += rec_size(h.caplen);
+	}
+	pos->file = b->file;
+	pos->offset = b->offset;
+	pos->file_done = b->file_done;
+	pos->error = b->error[0] ? b->error : NULL;
+	return b->npackets;
+}
+
+void capture_reader_free(struct capture_reader *r)
+{
+	if (!r)
+		return;
+	if (r->started) {
+		pthread_mutex_lock(&r->mu);
+		r->stop = 1;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		pthread_join(r->thread, NULL);
+	}
+	/* Every block is in exactly one place now. */
+	free(r->filling);
+	free(r->taken);
+	for (size_t i = 0; i < r->nfull; i++)
+		free(r->full[(r->head + i) % CAPTURE_READER_BLOCKS]);
+	for (size_t i = 0; i < r->nfree; i++)
+		free(r->free_list[i]);
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->cv);
+	free(r);
+}
