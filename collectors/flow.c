@@ -63,7 +63,7 @@ struct flow_table {
 	struct membudget budget;
 	struct flow **buckets;
 	uint32_t mask;
-	uint32_t seed;
+	uint64_t seed;
 	size_t count;		/* live flows */
 	size_t closed;		/* FLOW_CLOSED entries */
 	size_t held;		/* reassembly bytes held by all flows */
@@ -96,56 +96,56 @@ static void list_append(struct flow_list *l, struct flow *f)
 	l->tail = f;
 }
 
-static size_t ep_addr_len(const struct endpoint *e)
-{
-	return e->family == AF_INET6 ? 16 : 4;
-}
-
-/* Orders endpoints so that both directions of a connection share one key. */
-static int ep_cmp(const struct endpoint *a, const struct endpoint *b)
-{
-	if (a->family != b->family)
-		return a->family < b->family ? -1 : 1;
-	int c = memcmp(a->addr, b->addr, ep_addr_len(a));
-	if (c)
-		return c;
-	if (a->port != b->port)
-		return a->port < b->port ? -1 : 1;
-	return 0;
-}
-
+/*
+ * Endpoint equality and the flow hash run for every packet, so both work on
+ * whole words: an IPv4 address is its 4 bytes, an IPv6 one its 16 (bytes of
+ * addr[] past the family's length are never looked at).
+ */
 static int ep_eq(const struct endpoint *a, const struct endpoint *b)
 {
-	return ep_cmp(a, b) == 0;
+	if (a->port != b->port || a->family != b->family)
+		return 0;
+	if (a->family == AF_INET6)
+		return memcmp(a->addr, b->addr, 16) == 0;
+	return memcmp(a->addr, b->addr, 4) == 0;
 }
 
-static uint32_t hash_bytes(uint32_t h, const uint8_t *p, size_t n)
+/* The finaliser of MurmurHash3: every input bit reaches every output bit. */
+static uint64_t mix64(uint64_t x)
 {
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 16777619u;		/* FNV-1a */
-	}
-	return h;
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
 }
 
-/* Symmetric in its arguments: the canonical order is applied first. */
+static uint64_t ep_hash(const struct endpoint *e, uint64_t seed)
+{
+	uint64_t lo = 0, hi = 0;
+	if (e->family == AF_INET6) {
+		memcpy(&lo, e->addr, 8);
+		memcpy(&hi, e->addr + 8, 8);
+	} else {
+		uint32_t v4;
+		memcpy(&v4, e->addr, 4);
+		lo = v4;
+	}
+	uint64_t tag = (uint64_t)e->port << 8 | e->family;
+	return mix64(lo ^ seed) + mix64(hi ^ tag ^ (seed << 1));
+}
+
+/*
+ * Symmetric in its arguments (a sum), so both directions of a connection
+ * land in one bucket without first putting the endpoints in order; keyed so
+ * that a crafted set of 4-tuples cannot aim at one chain.
+ */
 static uint32_t flow_hash(const struct flow_table *ft, const struct endpoint *a,
 			  const struct endpoint *b)
 {
-	if (ep_cmp(a, b) > 0) {
-		const struct endpoint *t = a;
-		a = b;
-		b = t;
-	}
-	uint8_t ports[4] = { (uint8_t)(a->port >> 8), (uint8_t)a->port,
-			     (uint8_t)(b->port >> 8), (uint8_t)b->port };
-	uint32_t h = 2166136261u ^ ft->seed;
-	h = hash_bytes(h, &a->family, 1);
-	h = hash_bytes(h, a->addr, ep_addr_len(a));
-	h = hash_bytes(h, b->addr, ep_addr_len(b));
-	h = hash_bytes(h, ports, sizeof(ports));
-	/* FNV's low bits are weak; fold the high bits in before masking. */
-	return h ^ (h >> 15) ^ (h >> 23);
+	uint64_t h = mix64(ep_hash(a, ft->seed) + ep_hash(b, ft->seed));
+	return (uint32_t)(h ^ h >> 32);
 }
 
 struct flow_table *flow_table_new(const struct flow_table_config *cfg)
@@ -177,7 +177,7 @@ struct flow_table *flow_table_new(const struct flow_table_config *cfg)
 	}
 	ft->mask = nb - 1;
 	/* Keyed so that a crafted set of 4-tuples cannot aim at one chain. */
-	ft->seed = (uint32_t)((uintptr_t)ft >> 4) ^ (uint32_t)timestamp_now();
+	ft->seed = mix64((uint64_t)(uintptr_t)ft ^ (uint64_t)timestamp_now());
 	ft->next_id = 1;
 	membudget_init(&ft->budget, ft->cfg.global_buffer);
 	ft->rcfg.per_dir_cap = ft->cfg.per_flow_buffer;
