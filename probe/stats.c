@@ -127,11 +127,10 @@ void dist_add(struct dist *d, double v)
 
 /*
  * Sorts doubles ascending: quicksort (median of three, smaller side first so
- * the stack stays O(log n)) finishing with insertion sort. qsort() with a
- * comparator through a function pointer cost several times more per value,
- * and every percentile of every route and shape goes through here.
+ * the stack stays O(log n)) finishing with insertion sort. The fallback of
+ * sort_doubles() when it cannot have its scratch buffer.
  */
-static void sort_doubles(double *v, size_t n)
+static void quicksort_doubles(double *v, size_t n)
 {
 	struct { size_t lo, hi; } stack[64];
 	size_t sp = 0;
@@ -179,6 +178,70 @@ static void sort_doubles(double *v, size_t n)
 			v[m] = x;
 		}
 	}
+}
+
+/* IEEE 754 bits to an unsigned key with the same order (negatives reversed), and back. */
+static uint64_t double_key(double x)
+{
+	uint64_t u;
+	memcpy(&u, &x, sizeof(u));
+	return u >> 63 ? ~u : u | 1ull << 63;
+}
+
+static double key_double(uint64_t k)
+{
+	uint64_t u = k >> 63 ? k & ~(1ull << 63) : ~k;
+	double x;
+	memcpy(&x, &u, sizeof(x));
+	return x;
+}
+
+/*
+ * Sorts doubles ascending by their bits: a least-significant-digit radix
+ * sort, 8 passes of one byte, each skipped when every key has the same byte
+ * there. Sorting is what a file's exact percentiles cost at the end of
+ * `analyze`, when no other thread has work left: this is several times
+ * faster than any comparison sort on hundreds of thousands of latencies.
+ */
+static void sort_doubles(double *v, size_t n)
+{
+	if (n < 256) {
+		quicksort_doubles(v, n);
+		return;
+	}
+	uint64_t *a = malloc(n * sizeof(*a)), *b = malloc(n * sizeof(*b));
+	if (!a || !b) {
+		free(a);
+		free(b);
+		quicksort_doubles(v, n);
+		return;
+	}
+	size_t count[8][256] = { { 0 } };	/* 16 KiB of stack, no shared state */
+	for (size_t i = 0; i < n; i++) {
+		uint64_t k = a[i] = double_key(v[i]);
+		for (int d = 0; d < 8; d++)
+			count[d][(k >> (8 * d)) & 0xff]++;
+	}
+	for (int d = 0; d < 8; d++) {
+		size_t *c = count[d];
+		if (c[(a[0] >> (8 * d)) & 0xff] == n)
+			continue;	/* this byte is the same in every key */
+		size_t sum = 0;
+		for (int j = 0; j < 256; j++) {
+			size_t t = c[j];
+			c[j] = sum;
+			sum += t;
+		}
+		for (size_t i = 0; i < n; i++)
+			b[c[(a[i] >> (8 * d)) & 0xff]++] = a[i];
+		uint64_t *t = a;
+		a = b;
+		b = t;
+	}
+	for (size_t i = 0; i < n; i++)
+		v[i] = key_double(a[i]);
+	free(a);
+	free(b);
 }
 
 double dist_quantile(struct dist *d, double q)

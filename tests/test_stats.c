@@ -79,7 +79,11 @@ static int cmp_d(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Random data with many duplicates: every quantile equals the one from a qsort()ed copy. */
+/*
+ * Random data with many duplicates, negatives and fractions, up to 5000 values
+ * (past the radix sort's threshold): every quantile equals the one from a
+ * qsort()ed copy.
+ */
 static void quantiles_match_a_reference_sort(void **state)
 {
 	(void)state;
@@ -92,6 +96,8 @@ static void quantiles_match_a_reference_sort(void **state)
 		for (size_t i = 0; i < n; i++) {
 			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
 			double v = (double)((seed >> 33) % (round % 3 ? 1000 : 7));	/* few distinct values too */
+			if (round % 4 == 3)	/* negative and fractional: the radix keys' sign handling */
+				v = (v - 500) * 0.0371;
 			ref[i] = v;
 			dist_add(&d, v);
 		}
