@@ -43,8 +43,15 @@ struct capture_reader {
 	int ncaps;
 	pthread_t thread;
 	int started;
+	/*
+	 * Each side sleeps on its own condition and is signalled only when it
+	 * says it is waiting, after the lock is dropped: on two cores a wakeup
+	 * nobody needs, or one that runs into a held lock, costs the thread
+	 * that sent it its CPU.
+	 */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t to_reader, to_caller;
+	int reader_waiting, caller_waiting;
 	struct block *full[CAPTURE_READER_BLOCKS];	/* handed over, FIFO */
 	size_t head, nfull;
 	struct block *free_list[CAPTURE_READER_BLOCKS];
@@ -68,8 +75,11 @@ static size_t rec_size(size_t caplen)
 static struct block *take_free(struct capture_reader *r)
 {
 	pthread_mutex_lock(&r->mu);
-	while (r->nfree == 0 && !r->stop)
-		pthread_cond_wait(&r->cv, &r->mu);
+	while (r->nfree == 0 && !r->stop) {
+		r->reader_waiting = 1;
+		pthread_cond_wait(&r->to_reader, &r->mu);
+		r->reader_waiting = 0;
+	}
 	struct block *b = r->stop ? NULL : r->free_list[--r->nfree];
 	pthread_mutex_unlock(&r->mu);
 	if (b) {
@@ -92,8 +102,10 @@ static void hand_over(struct capture_reader *r)
 	pthread_mutex_lock(&r->mu);
 	r->full[(r->head + r->nfull) % CAPTURE_READER_BLOCKS] = b;
 	r->nfull++;
-	pthread_cond_broadcast(&r->cv);
+	int wake = r->caller_waiting;
 	pthread_mutex_unlock(&r->mu);
+	if (wake)
+		pthread_cond_signal(&r->to_caller);
 }
 
 static void copy_packet(void *ctx, int dlt, const uint8_t *frame, size_t caplen, size_t wirelen,
@@ -153,8 +165,8 @@ static void *reader_main(void *arg)
 	}
 	pthread_mutex_lock(&r->mu);
 	r->finished = 1;
-	pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mu);
+	pthread_cond_signal(&r->to_caller);
 	return NULL;
 }
 
@@ -166,7 +178,8 @@ struct capture_reader *capture_reader_start(struct capture **caps, int ncaps)
 	r->caps = caps;
 	r->ncaps = ncaps;
 	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->cv, NULL);
+	pthread_cond_init(&r->to_reader, NULL);
+	pthread_cond_init(&r->to_caller, NULL);
 	for (size_t i = 0; i < CAPTURE_READER_BLOCKS; i++) {
 		struct block *b = malloc(sizeof(*b));
 		if (!b) {
@@ -190,8 +203,10 @@ static void give_back(struct capture_reader *r)
 		return;
 	pthread_mutex_lock(&r->mu);
 	r->free_list[r->nfree++] = r->taken;
-	pthread_cond_broadcast(&r->cv);
+	int wake = r->reader_waiting;
 	pthread_mutex_unlock(&r->mu);
+	if (wake)
+		pthread_cond_signal(&r->to_reader);
 	r->taken = NULL;
 }
 
@@ -200,8 +215,11 @@ int capture_reader_next(struct capture_reader *r, capture_packet_fn fn, void *ct
 {
 	give_back(r);
 	pthread_mutex_lock(&r->mu);
-	while (r->nfull == 0 && !r->finished)
-		pthread_cond_wait(&r->cv, &r->mu);
+	while (r->nfull == 0 && !r->finished) {
+		r->caller_waiting = 1;
+		pthread_cond_wait(&r->to_caller, &r->mu);
+		r->caller_waiting = 0;
+	}
 	if (r->nfull == 0) {
 		pthread_mutex_unlock(&r->mu);
 		return -1;
@@ -233,8 +251,8 @@ void capture_reader_free(struct capture_reader *r)
 	if (r->started) {
 		pthread_mutex_lock(&r->mu);
 		r->stop = 1;
-		pthread_cond_broadcast(&r->cv);
 		pthread_mutex_unlock(&r->mu);
+		pthread_cond_signal(&r->to_reader);
 		pthread_join(r->thread, NULL);
 	}
 	/* Every block is in exactly one place now. */
@@ -245,6 +263,7 @@ void capture_reader_free(struct capture_reader *r)
 	for (size_t i = 0; i < r->nfree; i++)
 		free(r->free_list[i]);
 	pthread_mutex_destroy(&r->mu);
-	pthread_cond_destroy(&r->cv);
+	pthread_cond_destroy(&r->to_reader);
+	pthread_cond_destroy(&r->to_caller);
 	free(r);
 }

@@ -153,17 +153,23 @@ static void http_go_resync(struct http_msg *m)
 	m->cand_len = 0;
 }
 
+/* RFC 9110 5.6.2 tchar: a table, since header names are checked byte by byte. */
+static const uint8_t http_tchar[256] = {
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+	['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+	['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1,
+	['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,
+	['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
+	['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['!'] = 1, ['#'] = 1,
+	['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,
+	['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+};
+
 static int http_is_tchar(uint8_t c)
 {
-	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-		return 1;
-	switch (c) {	/* RFC 9110 5.6.2 tchar, without a strchr() per byte */
-	case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-	case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-		return 1;
-	default:
-		return 0;
-	}
+	return http_tchar[c];
 }
 
 static int http_hexval(uint8_t c)
@@ -964,6 +970,89 @@ static int http_msg_byte(struct http_parser *p, struct http_msg *m, uint8_t ch, 
 	}
 }
 
+/*
+ * The common case in bulk: the rest of a start line, up to its CR or LF, in
+ * one call instead of one trip per byte through http_dir_data(). Each byte
+ * is accounted and checked exactly as http_msg_byte() would; *rc is set and
+ * the bytes up to and including the offending one are returned on an error.
+ */
+static size_t http_start_line_run(struct http_parser *p, struct http_msg *m, const uint8_t *d,
+				  size_t n, ts_ns ts, int *rc)
+{
+	struct http_cur *c = &m->cur;
+	int request = m->dir == STREAM_TO_SERVER;
+	size_t j = 0;
+
+	*rc = 0;
+	while (j < n && d[j] != '\r' && d[j] != '\n') {
+		uint8_t ch = d[j++];
+		c->bytes++;
+		c->last = ts;
+		if (++c->line_len > HTTP_START_LINE_MAX) {
+			*rc = ERR_CAP;
+			break;
+		}
+		int r = request ? http_reqline_byte(p, c, ch) : http_statusline_byte(c, ch);
+		if (r < 0) {
+			*rc = r;
+			break;
+		}
+	}
+	return j;
+}
+
+/*
+ * A whole field line "name: value CRLF" (or the empty line that ends the
+ * section) in one step, when all of it is in d and it is ordinary: the name
+ * all tchar up to ':', no bare CR, within the header cap. Returns the bytes
+ * consumed (through the LF) with *rc from the line's end, or 0 for anything
+ * else (a split line, obs-fold, a bad name...), which the byte machine then
+ * takes with its exact errors.
+ */
+static size_t http_header_line(struct http_parser *p, struct http_msg *m, const uint8_t *d,
+			       size_t n, ts_ns ts, int *rc)
+{
+	struct http_cur *c = &m->cur;
+	size_t room = HTTP_HEADER_BLOCK_MAX - c->hdr_bytes;
+	const uint8_t *nl = memchr(d, '\n', n < room ? n : room);
+
+	if (!nl)
+		return 0;
+	size_t k = (size_t)(nl - d);			/* the LF */
+	size_t e = k && d[k - 1] == '\r' ? k - 1 : k;	/* end of the content */
+	if (e && memchr(d, '\r', e))
+		return 0;
+	if (e) {
+		size_t j = 0;
+		while (j < e && http_is_tchar(d[j]))
+			j++;
+		if (j == 0 || j == e || d[j] != ':')
+			return 0;
+		c->name_len = 0;
+		c->name_long = 0;
+		for (size_t t = 0; t < j; t++) {
+			if (c->name_len < sizeof(c->name))
+				c->name[c->name_len++] = (char)http_lower(d[t]);
+			else
+				c->name_long = 1;
+		}
+		c->which = http_which(c);
+		c->hsub = H_VALUE;
+		for (size_t t = j + 1; t < e && c->which != HDR_OTHER; t++) {
+			if (c->which == HDR_CL)
+				http_cl_byte(c, d[t]);
+			else
+				http_te_byte(c, d[t]);
+		}
+	}
+	c->bytes += k + 1;
+	c->hdr_bytes += (uint32_t)(k + 1);
+	c->last = ts;
+	c->saw_cr = 0;
+	*rc = http_header_eol(p, m);
+	return k + 1;
+}
+
 static void http_dir_data(struct http_parser *p, struct http_msg *m, const uint8_t *d,
 			  size_t len, ts_ns ts)
 {
@@ -1002,7 +1091,28 @@ static void http_dir_data(struct http_parser *p, struct http_msg *m, const uint8
 			http_resync_byte(p, m, d[i], ts);
 			i++;
 			break;
+		case HS_LINE:
+			if (!c->saw_cr) {
+				int rc;
+				n = http_start_line_run(p, m, d + i, len - i, ts, &rc);
+				i += n;
+				if (rc < 0)
+					http_msg_error(p, m, d[i - 1], ts, rc);
+				if (n > 0)
+					break;
+			}
+			goto one_byte;
 		case HS_HEADER:
+			if (!c->saw_cr && c->hsub == H_FIRST) {
+				int rc;
+				n = http_header_line(p, m, d + i, len - i, ts, &rc);
+				if (n > 0) {
+					i += n;
+					if (rc < 0)
+						http_msg_error(p, m, '\n', ts, rc);
+					break;
+				}
+			}
 			/*
 			 * Fast path: the value of a header we do not read is skipped up
 			 * to the next CR or LF in one step (same accounting, same cap),
@@ -1047,7 +1157,8 @@ static void http_dir_data(struct http_parser *p, struct http_msg *m, const uint8
 				}
 			}
 			/* fall through */
-		default: {
+		default:
+one_byte: {
 			int rc = http_msg_byte(p, m, d[i], ts);
 			if (rc < 0)
 				http_msg_error(p, m, d[i], ts, rc);

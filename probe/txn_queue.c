@@ -28,8 +28,10 @@ struct txn_queue {
 	struct txn_queue_consumer c;
 	struct txn_sink sink;
 	pthread_t thread;
+	/* Each side is signalled only when it waits, after the lock is dropped (see capture_reader.c). */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t to_producer, to_consumer;
+	int producer_waiting, consumer_waiting;
 	struct batch *ring[TXN_QUEUE_BATCHES];	/* full batches, FIFO */
 	size_t head, len;
 	struct batch *free_list[TXN_QUEUE_BATCHES + 2];
@@ -41,8 +43,11 @@ struct txn_queue {
 static struct batch *get_free(struct txn_queue *q)
 {
 	pthread_mutex_lock(&q->mu);
-	while (q->nfree == 0)
-		pthread_cond_wait(&q->cv, &q->mu);
+	while (q->nfree == 0) {
+		q->producer_waiting = 1;
+		pthread_cond_wait(&q->to_producer, &q->mu);
+		q->producer_waiting = 0;
+	}
 	struct batch *b = q->free_list[--q->nfree];
 	pthread_mutex_unlock(&q->mu);
 	b->n = 0;
@@ -55,12 +60,17 @@ static void push(struct txn_queue *q)
 	if (!q->filling || q->filling->n == 0)
 		return;
 	pthread_mutex_lock(&q->mu);
-	while (q->len == TXN_QUEUE_BATCHES)
-		pthread_cond_wait(&q->cv, &q->mu);
+	while (q->len == TXN_QUEUE_BATCHES) {
+		q->producer_waiting = 1;
+		pthread_cond_wait(&q->to_producer, &q->mu);
+		q->producer_waiting = 0;
+	}
 	q->ring[(q->head + q->len) % TXN_QUEUE_BATCHES] = q->filling;
 	q->len++;
-	pthread_cond_broadcast(&q->cv);
+	int wake = q->consumer_waiting;
 	pthread_mutex_unlock(&q->mu);
+	if (wake)
+		pthread_cond_signal(&q->to_consumer);
 	q->filling = get_free(q);
 }
 
@@ -97,8 +107,11 @@ static void *consumer_main(void *arg)
 	struct txn_queue *q = arg;
 	for (;;) {
 		pthread_mutex_lock(&q->mu);
-		while (q->len == 0 && !q->done)
-			pthread_cond_wait(&q->cv, &q->mu);
+		while (q->len == 0 && !q->done) {
+			q->consumer_waiting = 1;
+			pthread_cond_wait(&q->to_consumer, &q->mu);
+			q->consumer_waiting = 0;
+		}
 		if (q->len == 0 && q->done) {
 			pthread_mutex_unlock(&q->mu);
 			return NULL;
@@ -106,8 +119,10 @@ static void *consumer_main(void *arg)
 		struct batch *b = q->ring[q->head];
 		q->head = (q->head + 1) % TXN_QUEUE_BATCHES;
 		q->len--;
-		pthread_cond_broadcast(&q->cv);
+		int wake = q->producer_waiting;
 		pthread_mutex_unlock(&q->mu);
+		if (wake)
+			pthread_cond_signal(&q->to_producer);
 
 		for (size_t i = 0; i < b->n; i++) {
 			const struct item *it = &b->items[i];
@@ -120,8 +135,10 @@ static void *consumer_main(void *arg)
 		}
 		pthread_mutex_lock(&q->mu);
 		q->free_list[q->nfree++] = b;
-		pthread_cond_broadcast(&q->cv);
+		wake = q->producer_waiting;
 		pthread_mutex_unlock(&q->mu);
+		if (wake)
+			pthread_cond_signal(&q->to_producer);
 	}
 }
 
@@ -135,7 +152,8 @@ struct txn_queue *txn_queue_new(const struct txn_queue_consumer *c)
 	q->sink.mongo = on_mongo;
 	q->sink.ctx = q;
 	pthread_mutex_init(&q->mu, NULL);
-	pthread_cond_init(&q->cv, NULL);
+	pthread_cond_init(&q->to_producer, NULL);
+	pthread_cond_init(&q->to_consumer, NULL);
 	/* one batch filling, up to TXN_QUEUE_BATCHES queued, one being consumed */
 	for (size_t i = 0; i < TXN_QUEUE_BATCHES + 2; i++) {
 		struct batch *b = malloc(sizeof(*b));
@@ -166,8 +184,8 @@ void txn_queue_finish(struct txn_queue *q)
 	push(q);
 	pthread_mutex_lock(&q->mu);
 	q->done = 1;
-	pthread_cond_broadcast(&q->cv);
 	pthread_mutex_unlock(&q->mu);
+	pthread_cond_signal(&q->to_consumer);
 	pthread_join(q->thread, NULL);
 }
 
@@ -180,6 +198,7 @@ void txn_queue_free(struct txn_queue *q)
 	for (size_t i = 0; i < q->nfree; i++)
 		free(q->free_list[i]);
 	pthread_mutex_destroy(&q->mu);
-	pthread_cond_destroy(&q->cv);
+	pthread_cond_destroy(&q->to_producer);
+	pthread_cond_destroy(&q->to_consumer);
 	free(q);
 }

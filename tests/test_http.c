@@ -711,6 +711,87 @@ static void test_header_syntax(void **state)
 	fx_free(f);
 }
 
+/* ---- whole lines against the byte machine ---------------------------------------- */
+
+/*
+ * The parser reads an ordinary start line or field line in one step when the
+ * segment holds all of it, and byte by byte otherwise. Both must agree on
+ * everything, errors included: each exchange below is fed once whole and
+ * once a byte per call (every byte stamped with the same time), and the
+ * transactions and counters must be identical.
+ */
+static const char *const odd_exchanges[][2] = {
+	{ "GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+	  "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" },
+	{ "GET /fold HTTP/1.1\r\nX-A: 1\r\n  continued\r\nContent-Length: 0\r\n\r\n",
+	  "HTTP/1.1 204 No Content\r\n\r\n" },
+	{ "GET /space HTTP/1.1\r\nHost : x\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" },
+	{ "GET /nocolon HTTP/1.1\r\nJustAName\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\n" },
+	{ "GET /barecr HTTP/1.1\r\nX-A: a\rb\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" },
+	{ "GET /lf HTTP/1.1\nContent-Length: 1\n\nz", "HTTP/1.1 500 Oops\nContent-Length: 0\n\n" },
+	{ "POST /cl HTTP/1.1\r\nContent-Length: 2, 2\r\nContent-Length:  2\r\n\r\nhi",
+	  "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n" },
+	{ "POST /badcl HTTP/1.1\r\nContent-Length: 2x\r\n\r\nhi", "HTTP/1.1 400 Bad\r\n\r\n" },
+	{ "GET /te HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\n" },
+	{ "G@T /m HTTP/1.1\r\n\r\n", "HTTP/1.1 2000 OK\r\n\r\n" },
+	{ "GET /v HTTP/2.0\r\n\r\n", "HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n" },
+	{ "GET http://h/abs/1?q HTTP/1.1\r\n:bad\r\n\r\n", "HTTP/1.1 200 OK\r\n\x01\r\n\r\n" },
+	{ "GET /ctl\x01 HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\nVery-Long-Header-Name-Beyond-Twenty: 1\r\n"
+	  "Content-Length: 0\r\n\r\n" },
+};
+
+static struct fx *feed_odd(size_t which, int bytewise)
+{
+	struct fx *f = fx_new(0);
+	for (int d = 0; d < 2; d++) {
+		const char *s = odd_exchanges[which][d];
+		size_t n = strlen(s), step = bytewise ? 1 : n;
+		enum stream_dir dir = d ? STREAM_TO_CLIENT : STREAM_TO_SERVER;
+		for (size_t i = 0; i < n; i += step)
+			http_stream_ops.data(f->p, dir, (const uint8_t *)s + i, step, 10 + d);
+	}
+	fx_close(f, 20);
+	return f;
+}
+
+static void test_whole_lines_match_byte_machine(void **state)
+{
+	(void)state;
+	for (size_t k = 0; k < sizeof(odd_exchanges) / sizeof(odd_exchanges[0]); k++) {
+		struct fx *whole = feed_odd(k, 0), *bytes = feed_odd(k, 1);
+		if (whole->n != bytes->n)
+			fail_msg("exchange %zu: %zu transactions whole, %zu byte by byte", k, whole->n,
+				 bytes->n);
+		for (size_t t = 0; t < whole->n; t++) {
+			const struct http_txn *a = &whole->txns[t], *b = &bytes->txns[t];
+			assert_string_equal(a->method, b->method);
+			assert_string_equal(a->route, b->route);
+			assert_int_equal(a->status, b->status);
+			assert_int_equal(a->req_bytes, b->req_bytes);
+			assert_int_equal(a->resp_bytes, b->resp_bytes);
+			assert_int_equal(a->notes, b->notes);
+			assert_memory_equal(&a->t, &b->t, sizeof(a->t));
+		}
+		assert_int_equal(whole->q.http_requests, bytes->q.http_requests);
+		assert_int_equal(whole->q.http_responses, bytes->q.http_responses);
+		assert_int_equal(whole->q.http_parse_errors, bytes->q.http_parse_errors);
+		assert_int_equal(whole->q.http_unmatched_requests, bytes->q.http_unmatched_requests);
+		assert_int_equal(whole->q.http_unmatched_responses, bytes->q.http_unmatched_responses);
+		fx_free(whole);
+		fx_free(bytes);
+	}
+	/* the first exchange is the plain one: it really is a transaction */
+	struct fx *f = feed_odd(0, 0);
+	assert_int_equal(f->n, 1);
+	assert_int_equal(f->txns[0].status, 200);
+	assert_int_equal(f->q.http_parse_errors, 0);
+	fx_free(f);
+	/* and the broken ones really were errors, so both paths were exercised */
+	f = feed_odd(2, 0);
+	assert_int_equal(f->q.http_parse_errors, 1);
+	fx_free(f);
+}
+
 /* ---- every split point ---------------------------------------------------------- */
 
 /*
@@ -876,6 +957,7 @@ int main(void)
 		cmocka_unit_test(test_pipeline_overflow),
 		cmocka_unit_test(test_te_overrides_cl_and_close_gap),
 		cmocka_unit_test(test_header_syntax),
+		cmocka_unit_test(test_whole_lines_match_byte_machine),
 		cmocka_unit_test(test_every_split_point),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
