@@ -134,6 +134,18 @@ struct csv_writer *csv_writer_new(const char *path, const char *const *columns, 
 		return NULL;
 	w->path = strdup(path);
 	w->ncolumns = ncolumns;
+	/*
+	 * A previous run's file is removed, not truncated: ext4 writes back a
+	 * file that was truncated and rewritten when it is closed (auto_da_alloc),
+	 * which made every rerun of analyze into the same folder wait for the disk.
+	 */
+	if (unlink(path) != 0 && errno != ENOENT) {
+		int e = errno;
+		free(w->path);
+		free(w);
+		errno = e;
+		return NULL;
+	}
 	w->f = fopen(path, "w");
 	if (!w->path || !w->f) {
 		int e = errno;
