@@ -135,11 +135,14 @@ struct csv_writer *csv_writer_new(const char *path, const char *const *columns, 
 	w->path = strdup(path);
 	w->ncolumns = ncolumns;
 	/*
-	 * A previous run's file is removed, not truncated: ext4 writes back a
-	 * file that was truncated and rewritten when it is closed (auto_da_alloc),
-	 * which made every rerun of analyze into the same folder wait for the disk.
+	 * A previous run's regular file is removed, not truncated: ext4 writes
+	 * back a file that was truncated and rewritten when it is closed
+	 * (auto_da_alloc), which made every rerun of analyze into the same
+	 * folder wait for the disk. Anything else (a device, a FIFO, a symlink)
+	 * is opened as it is.
 	 */
-	if (unlink(path) != 0 && errno != ENOENT) {
+	struct stat old;
+	if (lstat(path, &old) == 0 && S_ISREG(old.st_mode) && unlink(path) != 0 && errno != ENOENT) {
 		int e = errno;
 		free(w->path);
 		free(w);

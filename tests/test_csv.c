@@ -9,6 +9,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -67,6 +68,8 @@ static void write_then_read_back(void **state)
 	unlink(path);
 }
 
+static char *slurp(const char *path, size_t *len);
+
 static void full_disk_error_is_sticky(void **state)
 {
 	(void)state;
@@ -87,6 +90,33 @@ static void full_disk_error_is_sticky(void **state)
 	assert_int_equal(rc, -ENOSPC);
 	assert_int_equal(csv_writer_row(w, row, 1), -ENOSPC);
 	assert_int_equal(csv_writer_free(w), -ENOSPC);
+	/* a device is written to, never removed and replaced by a regular file */
+	struct stat st;
+	assert_int_equal(stat("/dev/full", &st), 0);
+	assert_true(S_ISCHR(st.st_mode));
+}
+
+/* A previous run's file is replaced by a new one (not truncated in place): a hard link keeps the old rows. */
+static void old_file_is_replaced(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/tierprobe-test-csv-old-XXXXXX";
+	char keep[64];
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "old\n", 4), 4);
+	close(fd);
+	snprintf(keep, sizeof(keep), "%s.keep", path);
+	assert_int_equal(link(path, keep), 0);
+	const char *cols[] = { "x" };
+	struct csv_writer *w = csv_writer_new(path, cols, 1);
+	assert_non_null(w);
+	assert_int_equal(csv_writer_free(w), 0);
+	size_t n;
+	assert_string_equal(slurp(path, &n), "x\n");
+	assert_string_equal(slurp(keep, &n), "old\n");
+	unlink(path);
+	unlink(keep);
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -197,6 +227,7 @@ int main(void)
 		cmocka_unit_test(escape_quotes_only_when_needed),
 		cmocka_unit_test(write_then_read_back),
 		cmocka_unit_test(full_disk_error_is_sticky),
+		cmocka_unit_test(old_file_is_replaced),
 		cmocka_unit_test(failed_write_leaves_whole_rows_only),
 		cmocka_unit_test(reopen_after_rename_writes_the_header),
 		cmocka_unit_test(removed_file_is_an_error),
