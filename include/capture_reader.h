@@ -17,7 +17,7 @@
 #include "capture.h"
 
 #define CAPTURE_READER_BLOCK_BYTES (1u << 20)
-#define CAPTURE_READER_BLOCKS 4
+#define CAPTURE_READER_BLOCKS 8
 
 struct capture_reader;
 

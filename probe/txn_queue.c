@@ -6,7 +6,7 @@
 #include <string.h>
 
 #define BATCH 256
-#define TXN_QUEUE_BATCHES 8
+#define TXN_QUEUE_BATCHES 16
 
 enum item_kind { ITEM_HTTP, ITEM_MONGO, ITEM_ADVANCE };
 
