@@ -5,6 +5,8 @@
  */
 #include "capture.h"
 
+#include "mapped_file.h"
+
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <stdint.h>
@@ -83,7 +85,15 @@ struct capture *capture_open_file(const char *path, char *err, size_t errlen)
 	struct capture *c;
 	pcap_t *p;
 
-	p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, ebuf);
+	/* A regular file is read through a mapping (mapped_file.h); anything else as libpcap does. */
+	FILE *mf = mapped_file_open(path);
+	if (mf) {
+		p = pcap_fopen_offline_with_tstamp_precision(mf, PCAP_TSTAMP_PRECISION_NANO, ebuf);
+		if (!p)
+			fclose(mf);	/* libpcap leaves a stream it rejected to the caller */
+	} else {
+		p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, ebuf);
+	}
 	if (!p) {
 		snprintf(err, errlen, "cannot open capture '%s': %s", path,
 			 strip_prefix(ebuf, path));
@@ -102,7 +112,8 @@ struct capture *capture_open_file(const char *path, char *err, size_t errlen)
 	c->fd = -1;
 	FILE *f = pcap_file(p);
 	c->offset = f ? ftell(f) : -1;
-	c->rec_hdr = record_header_size(path);
+	/* Reopening a pipe to look at the magic would eat the stream's bytes. */
+	c->rec_hdr = mf ? record_header_size(path) : 0;
 	return c;
 }
 
