@@ -96,12 +96,10 @@ static int write_cells(struct csv_writer *w, const char *const *cells, size_t nc
 	for (size_t i = 0; i < ncells; i++) {
 		const char *c = cells[i] ? cells[i] : "";
 		/* One pass finds the length and whether quoting is needed (the common case: not). */
-		size_t clen = 0;
-		int special = 0;
-		while (c[clen]) {
-			special |= csv_special(c[clen]);
-			clen++;
-		}
+		size_t clen = strcspn(c, ",\"\r\n");	/* glibc scans 16 bytes at a time */
+		int special = c[clen] != '\0';
+		if (special)
+			clen += strlen(c + clen);
 		if (clen > ((size_t)-1) / 4)
 			return -EOVERFLOW;
 		/* worst case every byte doubled, plus quotes, comma, newline, NUL */
