@@ -14,7 +14,7 @@
 
 #include <stdio.h>
 
-#define MAPPED_FILE_WINDOW (4u << 20)
+#define MAPPED_FILE_WINDOW (8u << 20)
 
 /*
  * Opens path for reading through a mapping. Returns NULL with errno set when
