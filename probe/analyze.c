@@ -86,10 +86,21 @@ int analyze_main(const struct options *o)
 			break;
 		}
 	}
+	/*
+	 * The reader thread starts before the output folder is prepared (removing
+	 * a previous run's files takes a while): reading the files changes nothing
+	 * on disk, and if the folder cannot be made the reader is simply stopped.
+	 */
+	struct capture_reader *reader = status ? NULL : capture_reader_start(caps, nfiles);
+	if (!status && !reader) {
+		log_error("out of memory starting the capture reader");
+		status = 1;
+	}
 	struct outputs *out = status ? NULL : outputs_open(o->out_dir);
 	if (!status && !out)
 		status = 2;
 	if (status) {
+		capture_reader_free(reader);
 		for (int i = 0; i < nfiles; i++)
 			capture_free(caps[i]);
 		free(caps);
@@ -100,7 +111,8 @@ int analyze_main(const struct options *o)
 	memset(&st, 0, sizeof(st));
 	st.last_ts = TS_NONE;
 	/*
-	 * Two cores, two stages: this thread reads, decodes and parses; an output
+	 * Three stages on two cores: a reader thread reads the files ahead
+	 * (capture_reader.h), this thread decodes and parses, and an output
 	 * thread attributes, aggregates and writes the rows.
 	 */
 	struct txn_queue_consumer consumer = {
@@ -124,13 +136,6 @@ int analyze_main(const struct options *o)
 
 	char input_error[768] = "";
 	int show_progress = !o->quiet && isatty(STDERR_FILENO);
-	/* A third thread reads the files ahead: see capture_reader.h. */
-	struct capture_reader *reader = capture_reader_start(caps, nfiles);
-	if (!reader) {
-		log_error("out of memory starting the capture reader");
-		status = 1;
-		goto done;
-	}
 	struct capture_reader_pos pos;
 	ts_ns last_report = timestamp_now();
 	while (capture_reader_next(reader, on_packet, &st, &pos) >= 0) {
@@ -148,6 +153,7 @@ int analyze_main(const struct options *o)
 		}
 	}
 	capture_reader_free(reader);
+	reader = NULL;
 	if (show_progress)
 		fprintf(stderr, "\r\033[K");
 	flow_table_close_all(st.flows, st.last_ts == TS_NONE ? 0 : st.last_ts);
@@ -162,6 +168,7 @@ int analyze_main(const struct options *o)
 	if (outputs_finish(out, &st.q, &info, !o->quiet) != 0)
 		status = 1;
 done:
+	capture_reader_free(reader);	/* before the captures it reads */
 	flow_table_free(st.flows);
 	txn_queue_free(st.queue);
 	outputs_free(out);
