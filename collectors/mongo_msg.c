@@ -286,33 +286,59 @@ static void request_legacy(struct mongo_msg *m, const char *command, const char 
 	finish_shape(m);
 }
 
-/* ok, code, errmsg, writeErrors, cursor.{firstBatch,nextBatch,id} of a reply document. */
+/*
+ * ok, code, errmsg, writeErrors, cursor.{firstBatch,nextBatch,id} of a reply
+ * document. One walk over its keys remembers where each of them is (the
+ * first occurrence, as bson_iter_find() would give); they are then read in a
+ * fixed order, since a writeErrors code only counts when there is no
+ * top-level one, whatever order the server wrote them in.
+ */
 static void reply_from_doc(struct mongo_msg *m, const bson_t *doc)
 {
-	bson_iter_t it, sub, arr;
+	bson_iter_t it, ok_it, code_it, we_it, wce_it, cursor_it, sub, arr;
+	int have_ok = 0, have_code = 0, have_we = 0, have_wce = 0, have_cursor = 0;
 	int64_t v;
 
-	if (bson_iter_init_find(&it, doc, "ok") && iter_number(&it, &v))
+	if (!bson_iter_init(&it, doc))
+		return;
+	while (bson_iter_next(&it)) {
+		const char *k = bson_iter_key(&it);
+		if (!have_ok && strcmp(k, "ok") == 0) {
+			ok_it = it;
+			have_ok = 1;
+		} else if (!have_code && strcmp(k, "code") == 0) {
+			code_it = it;
+			have_code = 1;
+		} else if (strcmp(k, "errmsg") == 0 || strcmp(k, "$err") == 0) {
+			m->has_errmsg = 1;
+		} else if (!have_we && strcmp(k, "writeErrors") == 0) {
+			we_it = it;
+			have_we = 1;
+		} else if (!have_wce && strcmp(k, "writeConcernError") == 0) {
+			wce_it = it;
+			have_wce = 1;
+		} else if (!have_cursor && strcmp(k, "cursor") == 0) {
+			cursor_it = it;
+			have_cursor = 1;
+		}
+	}
+	if (have_ok && iter_number(&ok_it, &v))
 		m->ok = v != 0;
-	if (bson_iter_init_find(&it, doc, "code") && iter_number(&it, &v))
+	if (have_code && iter_number(&code_it, &v))
 		m->error_code = clamp_code(v);
-	if (bson_iter_init_find(&it, doc, "errmsg") || bson_iter_init_find(&it, doc, "$err"))
-		m->has_errmsg = 1;
 	/* ok:1 with writeErrors is a failed write (Packetbeat: status Error). */
-	if (bson_iter_init_find(&it, doc, "writeErrors") && BSON_ITER_HOLDS_ARRAY(&it) &&
-	    bson_iter_recurse(&it, &arr) && bson_iter_next(&arr)) {
+	if (have_we && BSON_ITER_HOLDS_ARRAY(&we_it) && bson_iter_recurse(&we_it, &arr) &&
+	    bson_iter_next(&arr)) {
 		m->has_write_errors = 1;
 		m->ok = 0;
 		if (!m->error_code && BSON_ITER_HOLDS_DOCUMENT(&arr) && bson_iter_recurse(&arr, &sub) &&
 		    bson_iter_find(&sub, "code") && iter_number(&sub, &v))
 			m->error_code = clamp_code(v);
 	}
-	if (!m->error_code && bson_iter_init_find(&it, doc, "writeConcernError") &&
-	    BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &sub) &&
-	    bson_iter_find(&sub, "code") && iter_number(&sub, &v))
+	if (!m->error_code && have_wce && BSON_ITER_HOLDS_DOCUMENT(&wce_it) &&
+	    bson_iter_recurse(&wce_it, &sub) && bson_iter_find(&sub, "code") && iter_number(&sub, &v))
 		m->error_code = clamp_code(v);
-	if (bson_iter_init_find(&it, doc, "cursor") && BSON_ITER_HOLDS_DOCUMENT(&it) &&
-	    bson_iter_recurse(&it, &sub)) {
+	if (have_cursor && BSON_ITER_HOLDS_DOCUMENT(&cursor_it) && bson_iter_recurse(&cursor_it, &sub)) {
 		while (bson_iter_next(&sub)) {
 			const char *k = bson_iter_key(&sub);
 			if ((strcmp(k, "firstBatch") == 0 || strcmp(k, "nextBatch") == 0) &&

@@ -607,7 +607,31 @@ static void test_reply_fields(void **state)
 	assert_int_equal(m.error_code, 64);
 	assert_int_equal(m.docs, 0);
 
-	bson_destroy(r1); bson_destroy(r2); bson_destroy(r3);
+	/*
+	 * Key order does not matter: a top-level code wins over a writeErrors
+	 * code written before it; a repeated key counts the first time; a
+	 * writeErrors array makes ok:1 a failure.
+	 */
+	bson_t *r4 = BCON_NEW("writeErrors", "[", "{", "index", BCON_INT32(0), "code", BCON_INT32(11000),
+			      "}", "]", "ok", BCON_INT32(1), "code", BCON_INT32(5), "ok", BCON_INT32(0),
+			      "code", BCON_INT32(7));
+	tb_op_msg(&b, 1, 2, 0, r4);
+	assert_int_equal(mongo_msg_decode(b.p, b.len, MONGO_ROLE_REPLY, &m, NULL), 0);
+	assert_int_equal(m.ok, 0);
+	assert_true(m.has_write_errors);
+	assert_int_equal(m.error_code, 5);
+	assert_false(m.has_errmsg);
+
+	/* without a top-level code, the first write error's code; $err counts as an errmsg */
+	bson_t *r5 = BCON_NEW("$err", BCON_UTF8("x"), "writeConcernError", "{", "code", BCON_INT32(64), "}",
+			      "writeErrors", "[", "{", "code", BCON_INT32(11000), "}", "]", "ok", BCON_INT32(1));
+	tb_op_msg(&b, 1, 2, 0, r5);
+	assert_int_equal(mongo_msg_decode(b.p, b.len, MONGO_ROLE_REPLY, &m, NULL), 0);
+	assert_int_equal(m.ok, 0);
+	assert_int_equal(m.error_code, 11000);
+	assert_true(m.has_errmsg);
+
+	bson_destroy(r1); bson_destroy(r2); bson_destroy(r3); bson_destroy(r4); bson_destroy(r5);
 	free(b.p);
 }
 
