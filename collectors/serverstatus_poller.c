@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -57,6 +59,14 @@ static void ss_library_init_once(void)
 }
 
 void serverstatus_library_init(void) { pthread_once(&ss_library_once, ss_library_init_once); }
+
+void serverstatus_library_unlink_counters(void)
+{
+	char name[32];
+	/* the name libmongoc's mongoc-counters.c gives the segment */
+	snprintf(name, sizeof(name), "/mongoc-%u", (unsigned)getpid());
+	shm_unlink(name);	/* ENOENT when the library was built without them: fine */
+}
 
 void serverstatus_library_cleanup(void)
 {

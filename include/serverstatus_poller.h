@@ -42,6 +42,16 @@ struct serverstatus_sample {
 
 /* Initialises libmongoc once per process (pthread_once) and routes its log through log.h. */
 void serverstatus_library_init(void);
+/*
+ * libmongoc publishes its performance counters in a shared-memory file,
+ * /dev/shm/mongoc-PID, which it creates when the library is loaded and
+ * removes at exit. A probe that is killed, or that dropped root (--user) and
+ * so may no longer remove a root-owned file from /dev/shm, leaves it behind:
+ * one file per start. This removes the name at once; the counters stay
+ * mapped and usable. Called first thing in main().
+ */
+void serverstatus_library_unlink_counters(void);
+
 /* Calls mongoc_cleanup() if serverstatus_library_init() ran. Once, at exit, no poller alive. */
 void serverstatus_library_cleanup(void);
 

@@ -8,10 +8,12 @@
 #include "options.h"
 #include "report.h"
 #include "run.h"
+#include "serverstatus_poller.h"
 
 int main(int argc, char **argv)
 {
 	struct options o;
+	serverstatus_library_unlink_counters();
 	int rc = options_parse(&o, argc, argv);
 	if (rc)
 		return rc == 1 ? 0 : rc;
