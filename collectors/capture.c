@@ -311,7 +311,13 @@ int capture_stats(struct capture *c, struct capture_stats *st)
 
 long capture_file_offset(const struct capture *c)
 {
-	return c->live ? -1 : c->offset;
+	if (c->live)
+		return -1;
+	if (c->rec_hdr || c->err_pending)
+		return c->offset;
+	/* pcapng: blocks vary in size, ask the stream (once per block of packets, not per packet) */
+	FILE *f = pcap_file(c->p);
+	return f ? ftell(f) : -1;
 }
 
 void capture_breakloop(struct capture *c)

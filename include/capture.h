@@ -66,8 +66,9 @@ struct capture_stats {
 int capture_stats(struct capture *c, struct capture_stats *st);
 
 /*
- * File offset of the next record (to say where a truncated file ended); for
- * pcapng after a failure, where reading stopped. -1 when live.
+ * File offset of the next record (progress; where a truncated file ended).
+ * pcapng blocks vary in size, so there it is the stream's position (an
+ * ftell(), not to be called per packet). -1 when live.
  */
 long capture_file_offset(const struct capture *c);
 

@@ -213,7 +213,11 @@ static void test_read_pcapng(void **state)
 	struct capture *c = capture_open_file(path, err, sizeof(err));
 	assert_non_null(c);
 	assert_int_equal(capture_dlt(c), DLT_EN10MB);
-	assert_int_equal(capture_next_batch(c, 0, on_pkt, &got), 2);
+	assert_int_equal(capture_next_batch(c, 1, on_pkt, &got), 1);
+	/* pcapng blocks vary in size: the offset (for progress) is where the stream is */
+	assert_int_equal(capture_file_offset(c), 28 + 32 + 32 + (flen + 3) / 4 * 4);
+	assert_int_equal(capture_next_batch(c, 0, on_pkt, &got), 1);
+	assert_int_equal(capture_file_offset(c), (long)n);
 	assert_int_equal(got.ts[0], T0);
 	assert_int_equal(got.ts[1], T0 + 1);
 	assert_int_equal(got.caplen[0], flen);
