@@ -105,6 +105,8 @@ struct mongo_conn {
 static void emit(struct mongo_conn *c, const struct mongo_txn *t)
 {
 	const struct txn_sink *s = c->ctx->sink;
+	if ((t->notes & TXN_NOTE_MONITOR) && c->ctx->q)
+		c->ctx->q->mongo_monitor_calls++;
 	if (s && s->mongo)
 		s->mongo(s->ctx, t);
 }
@@ -231,6 +233,8 @@ static void on_request(struct mongo_conn *c, const struct mongo_msg *m, ts_ns fi
 	t.shape_id = m->shape_id;
 	if (m->compressed)
 		t.notes |= TXN_NOTE_COMPRESSED;
+	if (m->awaitable)
+		t.notes |= TXN_NOTE_MONITOR;
 	if (!m->expects_reply) {
 		if (m->more_to_come)
 			t.notes |= TXN_NOTE_MORE_TO_COME;
@@ -297,7 +301,7 @@ static void on_reply(struct mongo_conn *c, const struct mongo_msg_header *h,
 		next.docs = -1;
 		next.ok = -1;
 		next.error_code = 0;
-		next.notes = base_notes(c) | TXN_NOTE_EXHAUST;
+		next.notes = base_notes(c) | TXN_NOTE_EXHAUST | (t.notes & TXN_NOTE_MONITOR);
 		pending_add(c, h->request_id, legacy_find, &next);
 		return;
 	}

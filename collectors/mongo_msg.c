@@ -269,6 +269,14 @@ static void request_from_command(struct mongo_msg *m, const bson_t *cmd, const c
 	if (strcmp(m->command, "getMore") == 0 && bson_iter_init_find(&it, cmd, "collection") &&
 	    iter_string(&it, &s, &n))
 		copy_name(m->collection, sizeof(m->collection), s, n);
+	/*
+	 * The streaming monitor protocol (MongoDB 4.4+ drivers): a hello that
+	 * carries maxAwaitTimeMS is answered only when the topology changes or
+	 * the time is up.
+	 */
+	if ((strcmp(m->command, "hello") == 0 || strcasecmp(m->command, "isMaster") == 0) &&
+	    bson_iter_init_find(&it, cmd, "maxAwaitTimeMS"))
+		m->awaitable = 1;
 	mongo_shape_command(m->command, m->db, m->collection, cmd, NULL, seq_first,
 			    m->shape, sizeof(m->shape));
 	finish_shape(m);

@@ -83,6 +83,7 @@ struct mongo_msg {
 	/* request side (role REQUEST) */
 	int expects_reply;		/* 0: OP_MSG moreToCome, legacy writes, kill cursors */
 	int is_command;			/* a command document (OP_MSG, db.$cmd, OP_COMMAND), not a legacy op */
+	int awaitable;			/* hello/isMaster with maxAwaitTimeMS: a server monitor's long wait */
 	char command[64];		/* "" when none */
 	char db[MONGO_NAME_MAX];
 	char collection[MONGO_NAME_MAX];

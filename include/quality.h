@@ -54,6 +54,7 @@ struct quality {
 	uint64_t mongo_oversize;	/* over the 48 MB or decompressed cap */
 	uint64_t mongo_unknown_opcode_msgs;
 	uint64_t mongo_gap_messages;	/* messages lost (dropped) to a TCP gap */
+	uint64_t mongo_monitor_calls;	/* awaitable hellos and their stream: out of the latency figures */
 	/* each distinct unknown opcode once, for "Unknown opcode 2269" reporting */
 	int32_t unknown_opcodes[QUALITY_MAX_UNKNOWN_OPCODES];
 	unsigned n_unknown_opcodes;

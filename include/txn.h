@@ -36,6 +36,13 @@ enum txn_note {
 	TXN_NOTE_MORE_TO_COME = 1u << 8,	/* Mongo: moreToCome request, no reply expected */
 	TXN_NOTE_EXHAUST = 1u << 9,		/* Mongo: one of several exhaust replies */
 	TXN_NOTE_OVERSIZE = 1u << 10,		/* a message exceeded a hard cap and was skipped */
+	/*
+	 * Mongo: a driver's server monitor waiting on an awaitable hello (the
+	 * streaming protocol, MongoDB 4.4+), or a reply of its stream: its latency
+	 * is the server holding the answer for maxAwaitTimeMS, not work. Kept out
+	 * of every latency figure and of attribution.
+	 */
+	TXN_NOTE_MONITOR = 1u << 11,
 };
 
 /* Writes the notes as "gap-request;no-response" into buf (NUL-terminated); "" for none. */

@@ -179,6 +179,8 @@ void aggregate_mongo(struct aggregate *a, const struct mongo_txn *t)
 
 	a->mongo_count++;
 	note_span(a, &t->t);
+	if (t->notes & TXN_NOTE_MONITOR)
+		return;	/* a driver's monitor waiting by design: no latency, no shape */
 	if (mongo_txn_is_error(t))
 		a->mongo_errors++;
 	if (complete) {

@@ -338,7 +338,8 @@ static void judge_mongo(struct join *j, struct pend_mongo *m)
 	pid_of(j, &m->pid, m->t.flow_id);
 	struct joined_mongo out = { .t = &m->t, .id = m->id, .pid = m->pid };
 
-	if (complete(&m->t.t)) {
+	/* A driver's monitor waiting on an awaitable hello is nobody's request time. */
+	if (complete(&m->t.t) && !(m->t.notes & TXN_NOTE_MONITOR)) {
 		int by_pid = j->cfg.pids_known && m->pid > 0;
 		ts_ns limit = m->t.t.req_first + j->max_http_latency;
 		for (size_t i = 0; i < j->http.len; i++) {

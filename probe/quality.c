@@ -22,6 +22,6 @@ const struct quality_field quality_fields[] = {
 	QF(http_unmatched_responses), QF(http_parse_errors), QF(http_gaps), QF(mongo_messages),
 	QF(mongo_unmatched_requests), QF(mongo_unmatched_replies), QF(mongo_parse_errors),
 	QF(mongo_bson_errors), QF(mongo_decompress_errors), QF(mongo_oversize),
-	QF(mongo_unknown_opcode_msgs), QF(mongo_gap_messages), QF(pid_lookups), QF(pid_unresolved), QF(kernel_drops), QF(iface_drops),
+	QF(mongo_unknown_opcode_msgs), QF(mongo_gap_messages), QF(mongo_monitor_calls), QF(pid_lookups), QF(pid_unresolved), QF(kernel_drops), QF(iface_drops),
 };
 const size_t QUALITY_NFIELDS = sizeof(quality_fields) / sizeof(quality_fields[0]);

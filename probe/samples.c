@@ -149,7 +149,7 @@ void samples_http(struct samples *s, const struct joined_http *h)
 void samples_mongo(struct samples *s, const struct joined_mongo *m)
 {
 	const struct txn_times *t = &m->t->t;
-	if (t->req_first == TS_NONE || t->resp_last == TS_NONE)
+	if (t->req_first == TS_NONE || t->resp_last == TS_NONE || (m->t->notes & TXN_NOTE_MONITOR))
 		return;
 	struct pending_row *r = row_for(s, t->resp_last);
 	if (r)

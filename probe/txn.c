@@ -7,6 +7,7 @@
 static const char *const note_names[] = {
 	"gap-request", "gap-response", "no-response", "no-request", "truncated",
 	"interim-1xx", "midstream", "compressed", "more-to-come", "exhaust", "oversize",
+	"monitor",
 };
 
 char *txn_note_format(unsigned notes, char *buf, size_t len)

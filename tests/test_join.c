@@ -79,6 +79,28 @@ static struct mongo_txn mongo(double a, double b)
 	return t;
 }
 
+/* A driver's monitor waiting on an awaitable hello inside a request is not the request's DB time. */
+static void monitor_calls_are_not_attributed(void **state)
+{
+	(void)state;
+	struct join *j = new_join(1);
+	struct mongo_txn wait = mongo(1, 9), find = mongo(2, 4);
+	wait.notes = TXN_NOTE_MONITOR | TXN_NOTE_EXHAUST;
+	join_mongo(j, &wait, 101);
+	join_mongo(j, &find, 101);
+	struct http_txn h = http(0, 10);
+	join_http(j, &h, 101);
+	join_flush(j);
+	assert_int_equal(nh, 1);
+	assert_int_equal(nm, 2);
+	assert_true(fabs(gh[0].db_ms - 2.0) < 1e-6);	/* the find only */
+	assert_int_equal(gh[0].ops, 1);
+	assert_int_equal(gh[0].a, ATTRIBUTION_EXACT);
+	assert_int_equal(gm[0].k, 0);	/* the monitor call names no request */
+	assert_int_equal(gm[1].k, 1);
+	join_free(j);
+}
+
 static void sync_workers_are_exact(void **state)
 {
 	(void)state;
@@ -309,6 +331,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sync_workers_are_exact),
+		cmocka_unit_test(monitor_calls_are_not_attributed),
 		cmocka_unit_test(threaded_worker_shares),
 		cmocka_unit_test(threaded_concurrent_calls_add_up),
 		cmocka_unit_test(parallel_calls_count_once),

@@ -260,6 +260,49 @@ static void test_exhaust(void **state)
 }
 
 /*
+ * A driver's server monitor on the streaming protocol (MongoDB 4.4+): an awaitable hello
+ * (maxAwaitTimeMS, exhaustAllowed) answered every maxAwaitTimeMS by moreToCome replies. Every
+ * transaction of the stream is noted monitor (and counted); a plain hello is not.
+ */
+static void test_streaming_hello_is_monitor(void **state)
+{
+	struct fixture *f = fx_new(1 << 20, 0);
+	struct tbuf b = { 0 };
+	bson_t *plain = BCON_NEW("hello", BCON_INT32(1), "$db", BCON_UTF8("admin"));
+	bson_t *wait = BCON_NEW("hello", BCON_INT32(1), "topologyVersion", "{", "counter",
+				BCON_INT64(0), "}", "maxAwaitTimeMS", BCON_INT32(500), "$db",
+				BCON_UTF8("admin"));
+	bson_t *rep = BCON_NEW("isWritablePrimary", BCON_BOOL(true), "ok", BCON_DOUBLE(1));
+	(void)state;
+	tb_op_msg(&b, 1, 0, 0, plain);
+	feed(f, STREAM_TO_SERVER, b.p, b.len, 10);
+	tb_op_msg(&b, 2, 1, 0, rep);
+	feed(f, STREAM_TO_CLIENT, b.p, b.len, 11);
+	tb_op_msg(&b, 3, 0, MONGO_MSG_FLAG_EXHAUST_ALLOWED, wait);
+	feed(f, STREAM_TO_SERVER, b.p, b.len, 20);
+	tb_op_msg(&b, 4, 3, MONGO_MSG_FLAG_MORE_TO_COME, rep);
+	feed(f, STREAM_TO_CLIENT, b.p, b.len, 520);
+	tb_op_msg(&b, 5, 4, MONGO_MSG_FLAG_MORE_TO_COME, rep);
+	feed(f, STREAM_TO_CLIENT, b.p, b.len, 1020);
+	fx_close(f, 1100);
+	/* the plain hello, two replies of the stream, and the third one still awaited */
+	assert_int_equal(f->sink_data.n, 4);
+	assert_int_equal(txn(f, 0)->notes & TXN_NOTE_MONITOR, 0);
+	for (size_t i = 1; i < 4; i++) {
+		assert_string_equal(txn(f, i)->command, "hello");
+		assert_true(txn(f, i)->notes & TXN_NOTE_MONITOR);
+		assert_true(txn(f, i)->notes & TXN_NOTE_EXHAUST);
+	}
+	assert_int_equal(txn(f, 1)->t.resp_last - txn(f, 1)->t.req_first, 500);
+	assert_int_equal(f->q.mongo_monitor_calls, 3);
+	bson_destroy(plain);
+	bson_destroy(wait);
+	bson_destroy(rep);
+	free(b.p);
+	fx_free(f);
+}
+
+/*
  * Legacy exhaust (tests/captures/mongo_exhaust.pcap, pymongo 3.11): an OP_QUERY find with the
  * exhaust flag, then OP_REPLY batches, each answering the previous reply, the last with
  * cursor id 0. Without the flag the same chained replies do not pair.
@@ -919,6 +962,7 @@ int main(void)
 		cmocka_unit_test(test_orphan_reply),
 		cmocka_unit_test(test_more_to_come),
 		cmocka_unit_test(test_exhaust),
+		cmocka_unit_test(test_streaming_hello_is_monitor),
 		cmocka_unit_test(test_legacy_exhaust),
 		cmocka_unit_test(test_every_split_point),
 		cmocka_unit_test(test_gaps),

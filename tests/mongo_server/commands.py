@@ -464,6 +464,9 @@ def data_size():
 
 
 # ---------------------------------------------------------------------- non-data commands
+PROCESS_ID = bson.ObjectId()  # this server process, for hello's topologyVersion
+
+
 def hello_doc(cmd, ctx, name):
     reply = {
         "ismaster": True,
@@ -479,6 +482,9 @@ def hello_doc(cmd, ctx, name):
         "readOnly": False,
         "ok": 1.0,
     }
+    # Drivers that see a topologyVersion monitor with the streaming protocol: an awaitable
+    # hello with exhaustAllowed, answered by a stream of moreToCome replies (mongo_server.py).
+    reply["topologyVersion"] = {"processId": PROCESS_ID, "counter": 0}
     if cmd.get("helloOk"):
         reply["helloOk"] = True  # only to clients that say they understand it
     if "compression" in cmd:

@@ -108,6 +108,9 @@ class Server:
                 if req.legacy is not None or req.opcode == wire.OP_GET_MORE:
                     self.legacy_read(req, ctx, conn)
                     continue
+                if self.awaitable_hello(req):
+                    self.stream_hello(req, ctx, conn)
+                    return
                 reply = self.execute(req, ctx)
                 if req.more_to_come:
                     continue  # unacknowledged write: the client expects nothing back
@@ -128,6 +131,31 @@ class Server:
                 conn.close()
             except OSError:
                 pass
+
+    @staticmethod
+    def awaitable_hello(req):
+        """An OP_MSG hello that asks to be streamed: exhaustAllowed, topologyVersion and
+        maxAwaitTimeMS (the driver's server monitor, streaming protocol)."""
+        doc = req.doc or {}
+        name = next(iter(doc), None)
+        return (req.opcode == wire.OP_MSG and req.exhaust_allowed and
+                name in ("hello", "ismaster", "isMaster") and
+                "topologyVersion" in doc and "maxAwaitTimeMS" in doc)
+
+    def stream_hello(self, req, ctx, conn):
+        """The streaming protocol as mongod runs it: the topology never changes here, so every
+        maxAwaitTimeMS a hello reply flagged moreToCome, each answering the previous reply,
+        until the client closes the connection (an OP_MSG exhaust stream)."""
+        wait = min(max(int(req.doc["maxAwaitTimeMS"]), 10), 10000) / 1000.0
+        reply_to = req.request_id
+        while True:
+            time.sleep(wait)
+            reply = self.execute(req, ctx)
+            frame = wire.encode_reply(req, reply, req.compressor or None, more_to_come=True,
+                                      response_to=reply_to)
+            conn.sendall(frame)  # raises once the client is gone: the stream ends
+            self.stats.traffic(bytes_out=len(frame))
+            reply_to = wire.HEADER.unpack_from(frame)[1]
 
     def legacy_read(self, req, ctx, conn):
         """Legacy OP_QUERY find / OP_GET_MORE, answered with OP_REPLY batches.

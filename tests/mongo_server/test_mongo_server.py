@@ -418,6 +418,33 @@ class TestStatus(ServerCase):
         s2.sendall(self.op_msg(1, {"hello": 1, "$db": "admin"}))
         self.assertNotIn("compression", self.msg_reply_doc(self.recv_frame(s2)[3])[1])
 
+    def test_streaming_hello_is_an_op_msg_exhaust_stream(self):
+        # What a 4.4+ driver's server monitor does: hello with exhaustAllowed, topologyVersion
+        # and maxAwaitTimeMS; the server answers every maxAwaitTimeMS with a moreToCome reply,
+        # each answering the previous reply, until the client hangs up.
+        s = self.raw_conn()
+        s.sendall(self.op_msg(40, {"hello": 1, "$db": "admin"}))
+        tv = self.msg_reply_doc(self.recv_frame(s)[3])[1]["topologyVersion"]
+        self.assertEqual(tv["counter"], 0)
+        t0 = time.monotonic()
+        s.sendall(self.op_msg(41, {"hello": 1, "topologyVersion": tv, "maxAwaitTimeMS": 100,
+                                   "$db": "admin"}, flags=0x10000))
+        expect_to = 41
+        for i in range(3):
+            rid, resp_to, opcode, body = self.recv_frame(s)
+            flags, doc = self.msg_reply_doc(body)
+            self.assertEqual((resp_to, opcode), (expect_to, 2013), "reply %d" % i)
+            self.assertEqual(flags & 0x2, 0x2, "reply %d flagged moreToCome" % i)
+            self.assertEqual(doc["topologyVersion"], tv)
+            expect_to = rid
+        self.assertGreaterEqual(time.monotonic() - t0, 0.29, "one reply per maxAwaitTimeMS")
+        # Without exhaustAllowed the same hello is one plain reply.
+        s2 = self.raw_conn()
+        s2.sendall(self.op_msg(50, {"hello": 1, "topologyVersion": tv, "maxAwaitTimeMS": 100,
+                                    "$db": "admin"}))
+        _, resp_to, _, body = self.recv_frame(s2)
+        self.assertEqual((resp_to, self.msg_reply_doc(body)[0]), (50, 0))
+
     def test_malformed_frames_close_only_that_connection(self):
         regular0 = self.status()["asserts"]["regular"]
         for frame in (struct.pack("<iiii", 20, 1, 0, 2013) + b"\0\0\0\0",       # no body

@@ -27,6 +27,7 @@ OP_MSG = 2013
 
 MSG_CHECKSUM = 0x1
 MSG_MORE_TO_COME = 0x2
+MSG_EXHAUST_ALLOWED = 0x10000
 QUERY_EXHAUST = 0x40
 REPLY_CURSOR_NOT_FOUND = 0x1
 REPLY_QUERY_FAILURE = 0x2
@@ -50,7 +51,7 @@ class ProtocolError(Exception):
 class Request:
     """One decoded client message."""
     __slots__ = ("request_id", "opcode", "doc", "more_to_come", "compressor", "legacy_ns",
-                 "doc_sequences", "legacy")
+                 "doc_sequences", "legacy", "exhaust_allowed")
 
     def __init__(self, request_id, opcode, doc, more_to_come=False, compressor=None,
                  legacy_ns=None):
@@ -62,6 +63,7 @@ class Request:
         self.legacy_ns = legacy_ns    # OP_QUERY full collection name ("admin.$cmd")
         self.doc_sequences = 0        # kind-1 sections seen (tests check drivers use them)
         self.legacy = None            # legacy OP_QUERY find: (flags, skip, numberToReturn, fields)
+        self.exhaust_allowed = False  # OP_MSG flag: the client takes a stream of moreToCome replies
 
 
 def read_message(rfile):
@@ -142,6 +144,7 @@ def _decode_msg(request_id, body, compressor):
         doc.setdefault(ident, []).extend(docs)
     req = Request(request_id, OP_MSG, doc, bool(flags & MSG_MORE_TO_COME), compressor)
     req.doc_sequences = len(sequences)
+    req.exhaust_allowed = bool(flags & MSG_EXHAUST_ALLOWED)
     return req
 
 
@@ -208,9 +211,11 @@ def encode_legacy_reply(response_to, flags, cursor_id, starting_from, docs, comp
     return HEADER.pack(16 + len(body), _reply_id[0], response_to, opcode) + body
 
 
-def encode_reply(request, reply_doc, compress_with=None):
+def encode_reply(request, reply_doc, compress_with=None, more_to_come=False, response_to=None):
     """Builds the reply frame: OP_REPLY for OP_QUERY, OP_MSG otherwise; optionally compressed
-    (compress_with: compressor id 1 snappy, 2 zlib, 3 zstd, or None)."""
+    (compress_with: compressor id 1 snappy, 2 zlib, 3 zstd, or None). more_to_come sets the
+    OP_MSG flag of an exhaust stream, whose replies after the first answer the previous reply
+    (response_to), as mongod does."""
     _reply_id[0] = (_reply_id[0] + 1) & 0x7FFFFFFF  # racy across threads but only needs to vary
     payload = bson.encode(reply_doc)
     if request.opcode == OP_QUERY:
@@ -219,6 +224,8 @@ def encode_reply(request, reply_doc, compress_with=None):
         body = struct.pack("<iqii", 8, 0, 0, 1) + payload
     else:
         opcode = OP_MSG
-        body = b"\0\0\0\0\0" + payload  # flagBits 0, one kind-0 section
+        flags = MSG_MORE_TO_COME if more_to_come else 0
+        body = struct.pack("<I", flags) + b"\0" + payload  # flagBits, one kind-0 section
     opcode, body = compressed_frame_body(opcode, body, compress_with)
-    return HEADER.pack(16 + len(body), _reply_id[0], request.request_id, opcode) + body
+    to = request.request_id if response_to is None else response_to
+    return HEADER.pack(16 + len(body), _reply_id[0], to, opcode) + body
