@@ -120,7 +120,8 @@ static void pending_remove(struct mongo_conn *c, size_t i)
 static void pending_expire(struct mongo_conn *c, size_t i)
 {
 	c->pend[i].t.notes |= TXN_NOTE_NO_RESPONSE;
-	if (c->ctx->q)
+	/* a monitor's stream always ends on a hello still waiting: that is how it stops */
+	if (c->ctx->q && !(c->pend[i].t.notes & TXN_NOTE_MONITOR))
 		c->ctx->q->mongo_unmatched_requests++;
 	emit(c, &c->pend[i].t);
 	pending_remove(c, i);

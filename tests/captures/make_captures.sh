@@ -21,11 +21,13 @@
 #   mongo_more_to_come.pcap pymongo w=0 writes: OP_MSG moreToCome, never answered
 #   mongo_exhaust.pcap      pymongo exhaust cursor. pymongo 3.11 sends exhaust finds as legacy
 #                           OP_QUERY with the exhaust flag and a stream of OP_REPLY, each reply
-#                           answering the previous one. OP_MSG exhaust (exhaustAllowed +
-#                           moreToCome replies) is NOT here: no client available (pymongo 3.11,
-#                           libmongoc 1.23) requests it for cursors, the npm driver uses it only
-#                           for streaming hello which the test server does not implement, and
-#                           the test server answers exhaustAllowed with a normal reply.
+#                           answering the previous one.
+#   mongo_op_msg_exhaust.pcap  the npm `mongodb` driver 6.x (node_monitor.js): its server monitor's
+#                           streaming hello, an OP_MSG exhaust stream (exhaustAllowed request,
+#                           moreToCome replies every heartbeat), beside an insert and two finds.
+#                           No client here uses OP_MSG exhaust for cursors (pymongo 3.11 and
+#                           libmongoc 1.23 use the legacy form). Needs TIERPROBE_NODE_MODULES (a
+#                           node_modules holding mongodb@6); skipped without it.
 #   mongo_zlib.pcap, mongo_zstd.pcap   pymongo compressors=zlib / zstd (OP_COMPRESSED ids 2 / 3)
 #   mongo_libmongoc.pcap    libmongoc handshake + serverStatus, compressors=zstd
 #   http_ipv6.pcap, mongo_ipv6.pcap    the same kind of traffic over ::1
@@ -136,6 +138,25 @@ mongo_cap() { # NAME SCENARIO : one pymongo run on a fresh server, one capture
 	stop "$MONGO_PID"
 }
 
+# ---- the npm driver: OP_MSG exhaust (streaming hello) -----------------------------------------
+npm_cap() {
+	if [ ! -d "${TIERPROBE_NODE_MODULES:-}/mongodb" ] || ! command -v node >/dev/null; then
+		echo "make_captures: mongo_op_msg_exhaust.pcap skipped (node or TIERPROBE_NODE_MODULES/mongodb missing)" >&2
+		return 0
+	fi
+	start_mongo 127.0.0.1
+	cap_start $NS lo mongo_op_msg_exhaust.pcap "tcp port $MP"
+	in_ns env NODE_PATH="$TIERPROBE_NODE_MODULES" node "$HERE/node_monitor.js" 127.0.0.1 $MP
+	cap_stop mongo_op_msg_exhaust.pcap
+	stop "$MONGO_PID"
+}
+# ONLY=npm: just this capture (the others need no npm package and rarely change).
+if [ "${ONLY:-}" = npm ]; then
+	npm_cap
+	[ -f "$OUT/mongo_op_msg_exhaust.pcap" ] && "$PY" "$HERE/tshark_ref.py" mongo "$OUT/mongo_op_msg_exhaust.pcap" $MP
+	exit 0
+fi
+
 # ---- HTTP: pipelined + keep-alive ---------------------------------------------------------
 cap_start $NS lo http_pipelined.pcap "tcp port $HP"
 in_ns "$PY" "$HERE/http_pipeline.py" 127.0.0.1 $HP
@@ -158,6 +179,8 @@ cap_start $NS lo mongo_libmongoc.pcap "tcp port $MP"
 in_ns "$TMP/ss_check" "mongodb://127.0.0.1:$MP/?compressors=zstd&appname=tierprobe-captures"
 cap_stop mongo_libmongoc.pcap
 stop "$MONGO_PID"
+
+npm_cap
 
 # ---- IPv6 -------------------------------------------------------------------------------------
 cap_start $NS lo http_ipv6.pcap "tcp port $HP"
@@ -223,4 +246,5 @@ for f in mongo_kind1 mongo_more_to_come mongo_exhaust mongo_zlib mongo_zstd mong
 	mongo_ipv6 any_sll2; do
 	"$PY" "$HERE/tshark_ref.py" mongo "$OUT/$f.pcap" $MP
 done
+[ -f "$OUT/mongo_op_msg_exhaust.pcap" ] && "$PY" "$HERE/tshark_ref.py" mongo "$OUT/mongo_op_msg_exhaust.pcap" $MP
 ls -l "$OUT"/*.pcap >&2
