@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "capture_testutil.h"
 #include "decode.h"
 #include "pcapgen.h"
 
@@ -45,12 +46,7 @@ static char path[64];
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(path, sizeof(path), "/tmp/tierprobe-test-capture-XXXXXX");
-	int fd = mkstemp(path);
-	if (fd < 0)
-		return -1;
-	close(fd);
-	return 0;
+	return capture_test_tmpfile(path, sizeof(path), "capture");
 }
 
 static int teardown(void **state)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "capture_reader.h"
+#include "capture_testutil.h"
 #include "decode.h"
 #include "pcapgen.h"
 
@@ -24,13 +25,9 @@ static char paths[3][64];
 static int setup(void **state)
 {
 	(void)state;
-	for (int i = 0; i < 3; i++) {
-		snprintf(paths[i], sizeof(paths[i]), "/tmp/tierprobe-test-reader-XXXXXX");
-		int fd = mkstemp(paths[i]);
-		if (fd < 0)
+	for (int i = 0; i < 3; i++)
+		if (capture_test_tmpfile(paths[i], sizeof(paths[i]), "reader") != 0)
 			return -1;
-		close(fd);
-	}
 	return 0;
 }
 
@@ -78,15 +75,6 @@ static void on_pkt(void *ctx, int dlt, const uint8_t *frame, size_t caplen, size
 	s->next_index++;
 }
 
-static struct capture *open_file(const char *path)
-{
-	char err[512];
-	struct capture *c = capture_open_file(path, err, sizeof(err));
-	if (!c)
-		fail_msg("%s", err);
-	return c;
-}
-
 static void test_files_in_order_with_errors(void **state)
 {
 	(void)state;
@@ -96,7 +84,7 @@ static void test_files_in_order_with_errors(void **state)
 	write_file(paths[2], 5, 10, T0 + 2000000);
 	assert_int_equal(truncate(paths[2], 24 + 2 * 80 + 20), 0);
 
-	struct capture *caps[3] = { open_file(paths[0]), open_file(paths[1]), open_file(paths[2]) };
+	struct capture *caps[3] = { capture_test_open(paths[0]), capture_test_open(paths[1]), capture_test_open(paths[2]) };
 	struct capture_reader *r = capture_reader_start(caps, 3);
 	assert_non_null(r);
 
@@ -135,24 +123,17 @@ static void test_files_in_order_with_errors(void **state)
 		capture_free(caps[i]);
 }
 
-static void count(void *ctx, int dlt, const uint8_t *frame, size_t caplen, size_t wirelen,
-		  ts_ns ts)
-{
-	(void)dlt, (void)frame, (void)caplen, (void)wirelen, (void)ts;
-	(*(int *)ctx)++;
-}
-
 /* The caller gives up after one block: freeing must stop a reader that waits for room. */
 static void test_free_midway(void **state)
 {
 	(void)state;
 	write_file(paths[0], BIG_PACKETS, BIG_PAYLOAD, T0);
-	struct capture *c = open_file(paths[0]);
+	struct capture *c = capture_test_open(paths[0]);
 	struct capture_reader *r = capture_reader_start(&c, 1);
 	assert_non_null(r);
 	struct capture_reader_pos pos;
 	int n = 0;
-	assert_true(capture_reader_next(r, count, &n, &pos) > 0);
+	assert_true(capture_reader_next(r, capture_test_count, &n, &pos) > 0);
 	assert_int_equal(pos.file_done, 0);
 	usleep(20000);	/* let it fill every block */
 	capture_reader_free(r);
@@ -169,7 +150,7 @@ static void test_no_files(void **state)
 	struct capture_reader_pos pos;
 	int n = 0;
 	assert_non_null(r);
-	assert_int_equal(capture_reader_next(r, count, &n, &pos), -1);
+	assert_int_equal(capture_reader_next(r, capture_test_count, &n, &pos), -1);
 	capture_reader_free(r);
 }
 

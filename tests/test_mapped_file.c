@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "capture_testutil.h"
 #include "decode.h"
 #include "mapped_file.h"
 #include "pcapgen.h"
@@ -23,12 +24,7 @@ static char path[64];
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(path, sizeof(path), "/tmp/tierprobe-test-mapped-XXXXXX");
-	int fd = mkstemp(path);
-	if (fd < 0)
-		return -1;
-	close(fd);
-	return 0;
+	return capture_test_tmpfile(path, sizeof(path), "mapped");
 }
 
 static int teardown(void **state)
@@ -115,13 +111,6 @@ static void test_not_regular(void **state)
 	assert_int_equal(errno, ENOENT);
 }
 
-static void count(void *ctx, int dlt, const uint8_t *frame, size_t caplen, size_t wirelen,
-		  ts_ns ts)
-{
-	(void)dlt, (void)frame, (void)caplen, (void)wirelen, (void)ts;
-	(*(int *)ctx)++;
-}
-
 /* A capture in a FIFO is read the ordinary way, from its first byte. */
 static void test_capture_from_a_pipe(void **state)
 {
@@ -146,12 +135,9 @@ static void test_capture_from_a_pipe(void **state)
 			fputc(ch, out);
 		_exit(out && fclose(out) == 0 ? 0 : 1);
 	}
-	char err[512];
-	struct capture *c = capture_open_file(fifo, err, sizeof(err));
-	if (!c)
-		fail_msg("%s", err);
+	struct capture *c = capture_test_open(fifo);
 	int n = 0;
-	while (capture_next_batch(c, 0, count, &n) > 0)
+	while (capture_next_batch(c, 0, capture_test_count, &n) > 0)
 		;
 	assert_string_equal(capture_error(c), "");
 	capture_free(c);
