@@ -1,12 +1,12 @@
 /*
  * capture_reader.h - reads capture files ahead, on a thread of its own.
  *
- * Reading a file through libpcap is mostly the kernel copying the page cache
- * into libpcap's buffer: a quarter of `analyze`'s work, and work that does
- * not need the flow table. So one thread does nothing but read and copy
- * whole packets into blocks, while the caller decodes and parses the block
- * before. Files are read one after another in the order given; a packet is
- * handed over exactly as capture_next_batch() would have handed it.
+ * Reading a file through libpcap is mostly copying (the page cache into
+ * stdio's buffer, that into libpcap's): a third of `analyze`'s CPU, and work
+ * that does not need the flow table. So one thread does nothing but read and
+ * copy whole packets into blocks, while the caller decodes and parses the
+ * block before. Files are read one after another in the order given; a
+ * packet is handed over exactly as capture_next_batch() would have handed it.
  *
  * Bounded: CAPTURE_READER_BLOCKS blocks of CAPTURE_READER_BLOCK_BYTES; the
  * reader waits while all are full. One caller thread only.
