@@ -25,7 +25,9 @@ struct mapped_file {
 /*
  * Maps the window holding offset pos. Returns 0, or -1 (errno set). A file
  * that shrank since it was opened reads as ending there: touching a mapped
- * page past the end of a file would be SIGBUS.
+ * page past the end of a file would be SIGBUS. This is checked as each
+ * window is mapped; a file cut short inside the window being read (someone
+ * truncating a capture while it is analysed) still faults.
  */
 static int map_window(struct mapped_file *m, off_t pos)
 {
