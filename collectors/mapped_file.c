@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +29,7 @@ struct mapped_file {
  * that shrank since it was opened reads as ending there: touching a mapped
  * page past the end of a file would be SIGBUS. This is checked as each
  * window is mapped; a file cut short inside the window being read (someone
- * truncating a capture while it is analysed) still faults.
+ * truncating a capture while it is analysed) is caught by copy_guarded().
  */
 static int map_window(struct mapped_file *m, off_t pos)
 {
@@ -50,6 +52,47 @@ static int map_window(struct mapped_file *m, off_t pos)
 	return 0;
 }
 
+/*
+ * SIGBUS while copying from a window means the file was cut short under it:
+ * the copy jumps back and the stream ends there, instead of the process
+ * dying. Only a fault inside copy_guarded() is caught (the jump target is
+ * per thread); any other SIGBUS gets the default action.
+ */
+static _Thread_local sigjmp_buf *volatile copy_jump;	/* volatile: the stores around memcpy must stay */
+
+static void on_sigbus(int sig)
+{
+	if (copy_jump)
+		siglongjmp(*copy_jump, 1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void install_sigbus_handler(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigbus;
+	/* not blocked inside the handler: the jump out does not restore the mask (no syscall per copy) */
+	sa.sa_flags = SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+/* memcpy from the mapping; 0, or -1 when the file vanished under it (SIGBUS). */
+static int copy_guarded(void *dst, const void *src, size_t n)
+{
+	sigjmp_buf here;
+	if (sigsetjmp(here, 0)) {
+		copy_jump = NULL;
+		return -1;
+	}
+	copy_jump = &here;
+	memcpy(dst, src, n);
+	copy_jump = NULL;
+	return 0;
+}
+
 static ssize_t mapped_read(void *cookie, char *buf, size_t n)
 {
 	struct mapped_file *m = cookie;
@@ -64,7 +107,10 @@ static ssize_t mapped_read(void *cookie, char *buf, size_t n)
 		}
 		size_t avail = (size_t)(m->map_off + (off_t)m->map_len - m->pos);
 		size_t k = n - done < avail ? n - done : avail;
-		memcpy(buf + done, m->map + (m->pos - m->map_off), k);
+		if (copy_guarded(buf + done, m->map + (m->pos - m->map_off), k) != 0) {
+			m->size = m->pos;	/* the file ends here now: read no further */
+			break;
+		}
 		done += k;
 		m->pos += (off_t)k;
 	}
@@ -123,6 +169,7 @@ FILE *mapped_file_open(const char *path)
 		errno = ENOMEM;
 		return NULL;
 	}
+	install_sigbus_handler();	/* at every open: whoever set another since is overridden */
 	m->fd = fd;
 	m->size = sb.st_size;
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);

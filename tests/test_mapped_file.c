@@ -101,6 +101,34 @@ static void test_file_shrinks(void **state)
 	assert_int_equal(fclose(f), 0);
 }
 
+/* Cut short inside the window being read: the stream ends (no SIGBUS kills the process), twice. */
+static void test_file_cut_inside_the_window(void **state)
+{
+	(void)state;
+	write_pattern(MAPPED_FILE_WINDOW);
+	FILE *f = mapped_file_open(path);
+	assert_non_null(f);
+	static uint8_t buf[4096];
+	assert_int_equal(fread(buf, 1, sizeof(buf), f), sizeof(buf));	/* the window is mapped */
+	assert_int_equal(truncate(path, 65536), 0);
+	size_t total = sizeof(buf), got;
+	while ((got = fread(buf, 1, sizeof(buf), f)) > 0)
+		total += got;
+	assert_int_equal(total, 65536);
+	assert_int_equal(fclose(f), 0);
+
+	write_pattern(MAPPED_FILE_WINDOW);	/* the handler still works after a first fault */
+	f = mapped_file_open(path);
+	assert_non_null(f);
+	assert_int_equal(fread(buf, 1, sizeof(buf), f), sizeof(buf));
+	assert_int_equal(truncate(path, 8192), 0);
+	total = sizeof(buf);
+	while ((got = fread(buf, 1, sizeof(buf), f)) > 0)
+		total += got;
+	assert_int_equal(total, 8192);
+	assert_int_equal(fclose(f), 0);
+}
+
 static void test_not_regular(void **state)
 {
 	(void)state;
@@ -152,6 +180,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_reads_across_windows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_shrinks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_cut_inside_the_window, setup, teardown),
 		cmocka_unit_test(test_not_regular),
 		cmocka_unit_test_setup_teardown(test_capture_from_a_pipe, setup, teardown),
 	};
