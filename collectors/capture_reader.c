@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct rec_hdr {
 	ts_ns ts;
@@ -41,6 +42,7 @@ struct block {
 struct capture_reader {
 	struct capture **caps;
 	int ncaps;
+	const volatile sig_atomic_t *interrupt;	/* may be NULL */
 	pthread_t thread;
 	int started;
 	/*
@@ -71,16 +73,41 @@ static size_t rec_size(size_t caplen)
 	return sizeof(struct rec_hdr) + ((caplen + REC_ALIGN - 1) & ~(size_t)(REC_ALIGN - 1));
 }
 
+static int interrupted(const struct capture_reader *r)
+{
+	return r->interrupt && *r->interrupt;
+}
+
+/*
+ * Waits on cv (mu held). With an interrupt flag the wait is cut into 100 ms
+ * slices, since a signal handler cannot signal a condition variable.
+ */
+static void wait_on(struct capture_reader *r, pthread_cond_t *cv)
+{
+	if (!r->interrupt) {
+		pthread_cond_wait(cv, &r->mu);
+		return;
+	}
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += 100 * 1000 * 1000;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(cv, &r->mu, &until);
+}
+
 /* Reader thread: a free block for the current file, or NULL when told to stop. */
 static struct block *take_free(struct capture_reader *r)
 {
 	pthread_mutex_lock(&r->mu);
-	while (r->nfree == 0 && !r->stop) {
+	while (r->nfree == 0 && !r->stop && !interrupted(r)) {
 		r->reader_waiting = 1;
-		pthread_cond_wait(&r->to_reader, &r->mu);
+		wait_on(r, &r->to_reader);
 		r->reader_waiting = 0;
 	}
-	struct block *b = r->stop ? NULL : r->free_list[--r->nfree];
+	struct block *b = r->stop || interrupted(r) ? NULL : r->free_list[--r->nfree];
 	pthread_mutex_unlock(&r->mu);
 	if (b) {
 		b->file = r->cur_file;
@@ -138,7 +165,7 @@ static void copy_packet(void *ctx, int dlt, const uint8_t *frame, size_t caplen,
 static int stopping(struct capture_reader *r)
 {
 	pthread_mutex_lock(&r->mu);
-	int s = r->stop;
+	int s = r->stop || interrupted(r);
 	pthread_mutex_unlock(&r->mu);
 	return s;
 }
@@ -158,7 +185,8 @@ static void *reader_main(void *arg)
 			break;
 		r->filling->file_done = 1;
 		r->filling->offset = capture_file_offset(r->cur);
-		if (n < 0)
+		/* a read cut short by the interrupting signal is not the file's fault */
+		if (n < 0 && !interrupted(r))
 			snprintf(r->filling->error, sizeof(r->filling->error), "%s",
 				 capture_error(r->cur));
 		hand_over(r);
@@ -170,13 +198,15 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
-struct capture_reader *capture_reader_start(struct capture **caps, int ncaps)
+struct capture_reader *capture_reader_start(struct capture **caps, int ncaps,
+					    const volatile sig_atomic_t *interrupt)
 {
 	struct capture_reader *r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
 	r->caps = caps;
 	r->ncaps = ncaps;
+	r->interrupt = interrupt;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->to_reader, NULL);
 	pthread_cond_init(&r->to_caller, NULL);
@@ -215,9 +245,10 @@ int capture_reader_next(struct capture_reader *r, capture_packet_fn fn, void *ct
 {
 	give_back(r);
 	pthread_mutex_lock(&r->mu);
+	/* Interrupted, the reader hands over what it holds and finishes soon: drain it. */
 	while (r->nfull == 0 && !r->finished) {
 		r->caller_waiting = 1;
-		pthread_cond_wait(&r->to_caller, &r->mu);
+		wait_on(r, &r->to_caller);
 		r->caller_waiting = 0;
 	}
 	if (r->nfull == 0) {

@@ -14,6 +14,8 @@
 #ifndef TIERPROBE_CAPTURE_READER_H
 #define TIERPROBE_CAPTURE_READER_H
 
+#include <signal.h>
+
 #include "capture.h"
 
 #define CAPTURE_READER_BLOCK_BYTES (1u << 20)
@@ -36,10 +38,15 @@ struct capture_reader_pos {
 
 /*
  * Starts reading caps[0..ncaps) in order. The captures stay the caller's but
- * must not be touched until capture_reader_free(). NULL when out of memory
+ * must not be touched until capture_reader_free(). interrupt, when not NULL,
+ * is a flag a signal handler sets: once it is nonzero the thread stops
+ * reading, hands over the packets it holds, and capture_reader_next() returns
+ * -1 after them, as at the end (a blocking read of a pipe ends only if the
+ * signal reaches the reader thread: leave the signal unblocked there alone). NULL when out of memory
  * or no thread could be started.
  */
-struct capture_reader *capture_reader_start(struct capture **caps, int ncaps);
+struct capture_reader *capture_reader_start(struct capture **caps, int ncaps,
+					    const volatile sig_atomic_t *interrupt);
 
 /*
  * Calls fn on every packet of the next block, in capture order, and fills

@@ -8,6 +8,8 @@
 #include "analyze.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +50,39 @@ static void on_packet(void *ctx, int dlt, const uint8_t *frame, size_t caplen, s
 		txn_queue_advance(st->queue, st->last_ts);
 		st->next_expiry = st->last_ts + TS_NS_PER_SEC;
 	}
+}
+
+/* SIGINT or SIGTERM: stop reading, write what was read, say so (see analyze_main). */
+static volatile sig_atomic_t analyze_stop_signal;
+
+static void on_stop_signal(int sig)
+{
+	analyze_stop_signal = sig;
+}
+
+/*
+ * Ctrl-C on a long analysis keeps its work: the handler only sets a flag the
+ * reader thread and this thread look at. The signals are left unblocked in
+ * the reader thread alone, so a read blocked on a pipe is the one they cut
+ * short (no SA_RESTART); every thread started after it has them blocked.
+ */
+static void catch_stop_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static void block_stop_signals(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
 static void advance_outputs(void *ctx, ts_ns now)
@@ -91,7 +126,11 @@ int analyze_main(const struct options *o)
 	 * a previous run's files takes a while): reading the files changes nothing
 	 * on disk, and if the folder cannot be made the reader is simply stopped.
 	 */
-	struct capture_reader *reader = status ? NULL : capture_reader_start(caps, nfiles);
+	if (!status)
+		catch_stop_signals();
+	struct capture_reader *reader =
+		status ? NULL : capture_reader_start(caps, nfiles, &analyze_stop_signal);
+	block_stop_signals();	/* from here on only the reader thread takes them */
 	if (!status && !reader) {
 		log_error("out of memory starting the capture reader");
 		status = 1;
@@ -156,6 +195,14 @@ int analyze_main(const struct options *o)
 	reader = NULL;
 	if (show_progress)
 		fprintf(stderr, "\r\033[K");
+	if (analyze_stop_signal) {
+		snprintf(input_error, sizeof(input_error),
+			 "interrupted by %s after %llu packets; the results cover those",
+			 analyze_stop_signal == SIGINT ? "SIGINT" : "SIGTERM",
+			 (unsigned long long)st.q.packets);
+		log_warning("%s", input_error);
+		status = 128 + analyze_stop_signal;
+	}
 	flow_table_close_all(st.flows, st.last_ts == TS_NONE ? 0 : st.last_ts);
 	txn_queue_finish(st.queue);	/* every transaction handed over and written */
 
@@ -165,7 +212,7 @@ int analyze_main(const struct options *o)
 		.ninputs = nfiles,
 		.input_error = input_error[0] ? input_error : NULL,
 	};
-	if (outputs_finish(out, &st.q, &info, !o->quiet) != 0)
+	if (outputs_finish(out, &st.q, &info, !o->quiet) != 0 && !status)
 		status = 1;
 done:
 	capture_reader_free(reader);	/* before the captures it reads */

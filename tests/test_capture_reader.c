@@ -85,7 +85,7 @@ static void test_files_in_order_with_errors(void **state)
 	assert_int_equal(truncate(paths[2], 24 + 2 * 80 + 20), 0);
 
 	struct capture *caps[3] = { capture_test_open(paths[0]), capture_test_open(paths[1]), capture_test_open(paths[2]) };
-	struct capture_reader *r = capture_reader_start(caps, 3);
+	struct capture_reader *r = capture_reader_start(caps, 3, NULL);
 	assert_non_null(r);
 
 	struct seen s = { .next_ts = T0, .len = BIG_PAYLOAD };
@@ -129,7 +129,7 @@ static void test_free_midway(void **state)
 	(void)state;
 	write_file(paths[0], BIG_PACKETS, BIG_PAYLOAD, T0);
 	struct capture *c = capture_test_open(paths[0]);
-	struct capture_reader *r = capture_reader_start(&c, 1);
+	struct capture_reader *r = capture_reader_start(&c, 1, NULL);
 	assert_non_null(r);
 	struct capture_reader_pos pos;
 	int n = 0;
@@ -146,7 +146,7 @@ static void test_free_midway(void **state)
 static void test_no_files(void **state)
 {
 	(void)state;
-	struct capture_reader *r = capture_reader_start(NULL, 0);
+	struct capture_reader *r = capture_reader_start(NULL, 0, NULL);
 	struct capture_reader_pos pos;
 	int n = 0;
 	assert_non_null(r);

@@ -10,8 +10,14 @@ message sizes against tshark's mongo.message_length.
 Usage: tests/golden/own.py --bin build/tierprobe [-k NAME]
 """
 import argparse
+import csv
 import os
+import shutil
+import signal
+import subprocess
 import sys
+import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -394,6 +400,44 @@ def mongo_ipv6(b):
     check(check_mongo_timing(rows, cap("mongo_ipv6.pcap")) == 6, "all 6 timed")
     no_unmatched(r)
     return r
+
+
+@case
+def interrupted_analysis(b):
+    # Ctrl-C on a long analysis keeps its work. The capture comes through a FIFO whose writer
+    # then stays silent, so analyze is blocked reading when SIGINT arrives: it must stop the read,
+    # analyse every packet it had, write whole files, say so, and exit 130.
+    full = Run(b, [cap("http_pipelined.pcap")], PORTS).ok()
+    want = [(x["method"], x["route"], x["status"]) for x in full.table("http.csv")]
+    full.cleanup()
+    tmp = tempfile.mkdtemp(prefix="tp-golden-int-")
+    try:
+        fifo, out = os.path.join(tmp, "in.pcap"), os.path.join(tmp, "out")
+        os.mkfifo(fifo)
+        p = subprocess.Popen([b, "analyze", "-q", "-o", out, "--http-ports", PORTS["http"], fifo],
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            with open(fifo, "wb") as w, open(cap("http_pipelined.pcap"), "rb") as src:
+                w.write(src.read())
+                w.flush()
+                time.sleep(1.0)  # the whole file is in the pipe; the writer stays open
+                p.send_signal(signal.SIGINT)
+                rc = p.wait(timeout=20)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        err = p.stderr.read()
+        check(rc == 130, "exit %s after SIGINT, stderr: %s" % (rc, err))
+        check("interrupted by SIGINT after 52 packets" in err, "says where it stopped: %s" % err)
+        with open(os.path.join(out, "summary.txt"), encoding="utf-8") as f:
+            check("input ended early: interrupted by SIGINT" in f.read(), "summary.txt says so")
+        with open(os.path.join(out, "http.csv"), newline="", encoding="utf-8") as f:
+            got = [(x["method"], x["route"], x["status"]) for x in csv.DictReader(f)]
+        check(got == want, "every transaction of the packets read: %s, want %s" % (got, want))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return None
 
 
 if __name__ == "__main__":
