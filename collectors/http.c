@@ -971,6 +971,28 @@ static int http_msg_byte(struct http_parser *p, struct http_msg *m, uint8_t ch, 
 }
 
 /*
+ * n bytes of a body of known length (Content-Length, or chunk-data) went by,
+ * seen or lost in a gap (n <= c->left): count them, and at the end of the
+ * body complete the message or expect the CRLF that closes the chunk.
+ */
+static void http_body_bytes(struct http_parser *p, struct http_msg *m, uint64_t n, ts_ns ts)
+{
+	struct http_cur *c = &m->cur;
+
+	c->left -= n;
+	c->bytes += n;
+	c->last = ts;
+	if (c->left > 0)
+		return;
+	if (m->st == HS_BODY_LEN) {
+		http_msg_complete(p, m, 0);
+	} else {
+		c->saw_cr = 0;
+		m->st = HS_CHUNK_END;
+	}
+}
+
+/*
  * The common case in bulk: the rest of a start line, up to its CR or LF, in
  * one call instead of one trip per byte through http_dir_data(). Each byte
  * is accounted and checked exactly as http_msg_byte() would; *rc is set and
@@ -1074,18 +1096,8 @@ static void http_dir_data(struct http_parser *p, struct http_msg *m, const uint8
 			n = len - i;
 			if (n > c->left)
 				n = (size_t)c->left;
-			c->left -= n;
-			c->bytes += n;
-			c->last = ts;
 			i += n;
-			if (c->left == 0) {
-				if (m->st == HS_BODY_LEN) {
-					http_msg_complete(p, m, 0);
-				} else {
-					c->saw_cr = 0;
-					m->st = HS_CHUNK_END;
-				}
-			}
+			http_body_bytes(p, m, n, ts);
 			break;
 		case HS_RESYNC:
 			http_resync_byte(p, m, d[i], ts);
@@ -1234,17 +1246,7 @@ static void http_gap(void *vp, enum stream_dir dir, uint64_t len, ts_ns ts)
 	case HS_CHUNK_DATA:
 		c->notes |= note;
 		if (len <= c->left) {
-			c->left -= len;
-			c->bytes += len;
-			c->last = ts;
-			if (c->left > 0)
-				return;
-			if (m->st == HS_BODY_LEN) {
-				http_msg_complete(p, m, 0);
-			} else {
-				c->saw_cr = 0;
-				m->st = HS_CHUNK_END;
-			}
+			http_body_bytes(p, m, len, ts);
 			return;
 		}
 		/* the message ended inside the gap, and whatever followed it with it */
