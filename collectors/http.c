@@ -699,6 +699,17 @@ static void http_te_byte(struct http_cur *c, uint8_t ch)
 }
 
 /* The header name just ended with ':'. Only the framing fields are looked at. */
+/* Appends a field name's bytes, lower-cased; a name longer than we keep is only flagged. */
+static void http_name_add(struct http_cur *c, const uint8_t *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (c->name_len < sizeof(c->name))
+			c->name[c->name_len++] = (char)http_lower(s[i]);
+		else
+			c->name_long = 1;
+	}
+}
+
 static enum http_hdr_which http_which(const struct http_cur *c)
 {
 	if (c->trailers || c->name_long)
@@ -798,10 +809,7 @@ static int http_header_byte(struct http_cur *c, uint8_t ch)
 		}
 		if (!http_is_tchar(ch))
 			return ERR_SYNTAX;	/* includes whitespace before ':' (5.1) */
-		if (c->name_len < sizeof(c->name))
-			c->name[c->name_len++] = (char)http_lower(ch);
-		else
-			c->name_long = 1;
+		http_name_add(c, &ch, 1);
 		return 0;
 	case H_VALUE:
 		if (c->which == HDR_CL)
@@ -970,6 +978,14 @@ static int http_msg_byte(struct http_parser *p, struct http_msg *m, uint8_t ch, 
 	}
 }
 
+/* n bytes of the header section went by (the caller checked them against the cap). */
+static void http_header_bytes(struct http_cur *c, size_t n, ts_ns ts)
+{
+	c->bytes += n;
+	c->hdr_bytes += (uint32_t)n;
+	c->last = ts;
+}
+
 /*
  * n bytes of a body of known length (Content-Length, or chunk-data) went by,
  * seen or lost in a gap (n <= c->left): count them, and at the end of the
@@ -1052,12 +1068,7 @@ static size_t http_header_line(struct http_parser *p, struct http_msg *m, const 
 			return 0;
 		c->name_len = 0;
 		c->name_long = 0;
-		for (size_t t = 0; t < j; t++) {
-			if (c->name_len < sizeof(c->name))
-				c->name[c->name_len++] = (char)http_lower(d[t]);
-			else
-				c->name_long = 1;
-		}
+		http_name_add(c, d, j);
 		c->which = http_which(c);
 		c->hsub = H_VALUE;
 		for (size_t t = j + 1; t < e && c->which != HDR_OTHER; t++) {
@@ -1067,12 +1078,45 @@ static size_t http_header_line(struct http_parser *p, struct http_msg *m, const 
 				http_te_byte(c, d[t]);
 		}
 	}
-	c->bytes += k + 1;
-	c->hdr_bytes += (uint32_t)(k + 1);
-	c->last = ts;
+	http_header_bytes(c, k + 1, ts);
 	c->saw_cr = 0;
 	*rc = http_header_eol(p, m);
 	return k + 1;
+}
+
+/*
+ * The header section in bulk: a whole ordinary line (http_header_line()), the
+ * rest of a value we do not read up to its CR or LF, or the rest of a field
+ * name, each in one step with the accounting and cap of the byte machine.
+ * Returns the bytes consumed (*rc set when a line ended in an error), or 0:
+ * the next byte is for http_msg_byte().
+ */
+static size_t http_header_run(struct http_parser *p, struct http_msg *m, const uint8_t *d,
+			      size_t n, ts_ns ts, int *rc)
+{
+	struct http_cur *c = &m->cur;
+
+	*rc = 0;
+	if (c->saw_cr || c->hdr_bytes >= HTTP_HEADER_BLOCK_MAX)
+		return 0;
+	if (c->hsub == H_FIRST)
+		return http_header_line(p, m, d, n, ts, rc);
+	size_t room = HTTP_HEADER_BLOCK_MAX - c->hdr_bytes;
+	size_t lim = n < room ? n : room, k = 0;
+	if (c->hsub == H_SKIP || (c->hsub == H_VALUE && c->which == HDR_OTHER)) {
+		const uint8_t *nl = memchr(d, '\n', lim);
+		k = nl ? (size_t)(nl - d) : lim;
+		const uint8_t *cr = memchr(d, '\r', k);
+		if (cr)
+			k = (size_t)(cr - d);
+	} else if (c->hsub == H_NAME) {
+		while (k < lim && http_is_tchar(d[k]))
+			k++;
+		http_name_add(c, d, k);
+	}
+	if (k > 0)
+		http_header_bytes(c, k, ts);
+	return k;
 }
 
 static void http_dir_data(struct http_parser *p, struct http_msg *m, const uint8_t *d,
@@ -1114,60 +1158,16 @@ static void http_dir_data(struct http_parser *p, struct http_msg *m, const uint8
 					break;
 			}
 			goto one_byte;
-		case HS_HEADER:
-			if (!c->saw_cr && c->hsub == H_FIRST) {
-				int rc;
-				n = http_header_line(p, m, d + i, len - i, ts, &rc);
-				if (n > 0) {
-					i += n;
-					if (rc < 0)
-						http_msg_error(p, m, '\n', ts, rc);
-					break;
-				}
+		case HS_HEADER: {
+			int rc = 0;
+			n = http_header_run(p, m, d + i, len - i, ts, &rc);
+			if (n > 0) {
+				i += n;
+				if (rc < 0)
+					http_msg_error(p, m, '\n', ts, rc);
+				break;
 			}
-			/*
-			 * Fast path: the value of a header we do not read is skipped up
-			 * to the next CR or LF in one step (same accounting, same cap),
-			 * instead of byte by byte through the state machine.
-			 */
-			if (!c->saw_cr && (c->hsub == H_SKIP ||
-					   (c->hsub == H_VALUE && c->which == HDR_OTHER)) &&
-			    c->hdr_bytes < HTTP_HEADER_BLOCK_MAX) {
-				size_t room = HTTP_HEADER_BLOCK_MAX - c->hdr_bytes;
-				size_t lim = len - i < room ? len - i : room;
-				const uint8_t *nl = memchr(d + i, '\n', lim);
-				size_t k = nl ? (size_t)(nl - (d + i)) : lim;
-				const uint8_t *cr = memchr(d + i, '\r', k);
-				if (cr)
-					k = (size_t)(cr - (d + i));
-				if (k > 0) {
-					c->bytes += k;
-					c->hdr_bytes += k;
-					c->last = ts;
-					i += k;
-					break;
-				}
-			}
-			/* A header name: lower-cased into c->name without the per-byte state machine. */
-			if (!c->saw_cr && c->hsub == H_NAME && c->hdr_bytes < HTTP_HEADER_BLOCK_MAX) {
-				size_t room = HTTP_HEADER_BLOCK_MAX - c->hdr_bytes;
-				size_t lim = len - i < room ? len - i : room;
-				size_t k = 0;
-				while (k < lim && http_is_tchar(d[i + k])) {
-					if (c->name_len < sizeof(c->name))
-						c->name[c->name_len++] = (char)http_lower(d[i + k]);
-					else
-						c->name_long = 1;
-					k++;
-				}
-				if (k > 0) {
-					c->bytes += k;
-					c->hdr_bytes += k;
-					c->last = ts;
-					i += k;
-					break;
-				}
-			}
+		}
 			/* fall through */
 		default:
 one_byte: {
