@@ -465,6 +465,17 @@ static void dir_header_done(struct mongo_conn *c, enum stream_dir dir, ts_ns ts)
 	d->state = MONGO_DIR_BODY;
 }
 
+/* A buffered message that is now whole is decoded, its buffer released, the next header awaited. */
+static void dir_body_check(struct mongo_conn *c, enum stream_dir dir, ts_ns ts)
+{
+	struct mongo_dir *d = &c->d[dir];
+	if (d->have != (size_t)d->h.length)
+		return;
+	on_message(c, dir, d->buf, d->have, d->first, ts);
+	dir_release(c, d);
+	d->state = MONGO_DIR_HEADER;
+}
+
 static void mongo_data(void *p, enum stream_dir dir, const uint8_t *data, size_t len, ts_ns ts)
 {
 	struct mongo_conn *c = p;
@@ -500,11 +511,8 @@ static void mongo_data(void *p, enum stream_dir dir, const uint8_t *data, size_t
 				dir_header_done(c, dir, ts);
 				if (d->state == MONGO_DIR_RESYNC)
 					return;	/* the rest of this chunk cannot be framed */
-				if (d->state == MONGO_DIR_BODY && d->have == (size_t)d->h.length) {
-					on_message(c, dir, d->buf, d->have, d->first, ts);
-					dir_release(c, d);
-					d->state = MONGO_DIR_HEADER;
-				}
+				if (d->state == MONGO_DIR_BODY)
+					dir_body_check(c, dir, ts);
 			}
 			break;
 		}
@@ -517,11 +525,7 @@ static void mongo_data(void *p, enum stream_dir dir, const uint8_t *data, size_t
 			data += n;
 			len -= n;
 			d->last = ts;
-			if (d->have == (size_t)d->h.length) {
-				on_message(c, dir, d->buf, d->have, d->first, ts);
-				dir_release(c, d);
-				d->state = MONGO_DIR_HEADER;
-			}
+			dir_body_check(c, dir, ts);
 			break;
 		}
 		case MONGO_DIR_SKIP: {
