@@ -468,7 +468,6 @@ struct sockmap_async {
 	pid_t *new_cand;		/* set by the caller, taken by the worker */
 	size_t new_ncand;
 	int cand_pending;
-	struct sockmap_stats st;	/* copied from m after each lookup */
 };
 
 /* Index of the earliest deferred retry, or -1. */
@@ -571,7 +570,6 @@ static void *async_main(void *arg)
 		rs.err = sockmap_lookup(a->m, &rq.local, &rq.remote, &rs.pid);
 
 		pthread_mutex_lock(&a->mu);
-		sockmap_get_stats(a->m, &a->st);
 		/*
 		 * -ENOENT is retried too: right after the handshake the kernel may
 		 * not show the socket yet, or its fd may not be installed yet.
@@ -732,11 +730,4 @@ uint64_t sockmap_async_retries(struct sockmap_async *a)
 	r = a->retries;
 	pthread_mutex_unlock(&a->mu);
 	return r;
-}
-
-void sockmap_async_get_stats(struct sockmap_async *a, struct sockmap_stats *st)
-{
-	pthread_mutex_lock(&a->mu);
-	*st = a->st;
-	pthread_mutex_unlock(&a->mu);
 }

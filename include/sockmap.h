@@ -108,7 +108,4 @@ uint64_t sockmap_async_dropped(struct sockmap_async *a);
 /* Lookups deferred and asked again because the connection was not accepted yet. */
 uint64_t sockmap_async_retries(struct sockmap_async *a);
 
-/* The worker's mapper statistics (a consistent copy). */
-void sockmap_async_get_stats(struct sockmap_async *a, struct sockmap_stats *st);
-
 #endif
