@@ -226,15 +226,38 @@ static void on_mongo(void *ctx, const struct mongo_txn *t)
 	join_mongo(o->join, t, 0);
 }
 
+/* The first cells of every transaction row: id, the four capture times, client, server, pid. */
+struct row_head {
+	char id[24], start[TIMESTAMP_STRLEN], req_end[TIMESTAMP_STRLEN],
+		resp_start[TIMESTAMP_STRLEN], end[TIMESTAMP_STRLEN], cli[ENDPOINT_STRLEN],
+		srv[ENDPOINT_STRLEN], pid[16];
+};
+
+/* start is the row's first time: the request's, or the response's when only it was seen. */
+static void row_head_fill(struct row_head *h, uint64_t id, ts_ns start, const struct txn_times *t,
+			  const struct endpoint *client, const struct endpoint *server, int pid)
+{
+	fmt_u64(h->id, sizeof(h->id), id);
+	timestamp_format(start, h->start, sizeof(h->start));
+	timestamp_format(t->req_last, h->req_end, sizeof(h->req_end));
+	timestamp_format(t->resp_first, h->resp_start, sizeof(h->resp_start));
+	timestamp_format(t->resp_last, h->end, sizeof(h->end));
+	endpoint_format(client, h->cli, sizeof(h->cli));
+	endpoint_format(server, h->srv, sizeof(h->srv));
+	fmt_pid(h->pid, sizeof(h->pid), pid);
+}
+
 static void write_http(void *ctx, const struct joined_http *j)
 {
 	struct outputs *o = ctx;
 	const struct http_txn *t = j->t;
-	char id[24], start[TIMESTAMP_STRLEN], req_end[TIMESTAMP_STRLEN], resp_start[TIMESTAMP_STRLEN],
-		end[TIMESTAMP_STRLEN], cli[ENDPOINT_STRLEN], srv[ENDPOINT_STRLEN], pid[16], status[24],
-		reqb[24], respb[24], lat[32], svr[32], db[32] = "", ops[24] = "", app[32] = "",
-		note[160];
+	struct row_head h;
+	char status[24], reqb[24], respb[24], lat[32], svr[32], db[32] = "", ops[24] = "",
+		app[32] = "", note[160];
 	int have_req = t->t.req_first != TS_NONE, have_resp = t->t.resp_first != TS_NONE;
+
+	row_head_fill(&h, j->id, have_req ? t->t.req_first : t->t.resp_first, &t->t, &t->client,
+		      &t->server, j->pid);
 
 	status[0] = '\0';
 	if (t->status > 0)
@@ -247,14 +270,7 @@ static void write_http(void *ctx, const struct joined_http *j)
 		fmt_us3(app, (int64_t)llround((lat_ns - db_ns) / 1000));
 	}
 	const char *cells[] = {
-		fmt_u64(id, sizeof(id), j->id),
-		timestamp_format(have_req ? t->t.req_first : t->t.resp_first, start, sizeof(start)),
-		timestamp_format(t->t.req_last, req_end, sizeof(req_end)),
-		timestamp_format(t->t.resp_first, resp_start, sizeof(resp_start)),
-		timestamp_format(t->t.resp_last, end, sizeof(end)),
-		endpoint_format(&t->client, cli, sizeof(cli)),
-		endpoint_format(&t->server, srv, sizeof(srv)),
-		fmt_pid(pid, sizeof(pid), j->pid),
+		h.id, h.start, h.req_end, h.resp_start, h.end, h.cli, h.srv, h.pid,
 		t->method,
 		t->route,
 		status,
@@ -302,10 +318,12 @@ static void write_mongo(void *ctx, const struct joined_mongo *j)
 	/* The probe's own serverStatus polling is not the application's traffic. */
 	if (j->pid > 0 && j->pid == o->self_pid)
 		return;
-	char id[24], start[TIMESTAMP_STRLEN], req_end[TIMESTAMP_STRLEN], resp_start[TIMESTAMP_STRLEN],
-		end[TIMESTAMP_STRLEN], cli[ENDPOINT_STRLEN], srv[ENDPOINT_STRLEN], pid[16], rid[24], shape[24], lat[32], svr[32], reqb[24],
-		respb[24], docs[24], ok[24], code[24], note[160];
+	struct row_head h;
+	char rid[24], shape[24], lat[32], svr[32], reqb[24], respb[24], docs[24], ok[24], code[24],
+		note[160];
 	int have_resp = t->t.resp_first != TS_NONE;
+
+	row_head_fill(&h, j->id, t->t.req_first, &t->t, &t->client, &t->server, j->pid);
 
 	fmt_i64(rid, sizeof(rid), t->request_id);
 	/* Shared calls list every request they are split among, ';'-separated. */
@@ -322,14 +340,7 @@ static void write_mongo(void *ctx, const struct joined_mongo *j)
 	if (have_resp && t->error_code)
 		fmt_i64(code, sizeof(code), t->error_code);
 	const char *cells[] = {
-		fmt_u64(id, sizeof(id), j->id),
-		timestamp_format(t->t.req_first, start, sizeof(start)),
-		timestamp_format(t->t.req_last, req_end, sizeof(req_end)),
-		timestamp_format(t->t.resp_first, resp_start, sizeof(resp_start)),
-		timestamp_format(t->t.resp_last, end, sizeof(end)),
-		endpoint_format(&t->client, cli, sizeof(cli)),
-		endpoint_format(&t->server, srv, sizeof(srv)),
-		fmt_pid(pid, sizeof(pid), j->pid),
+		h.id, h.start, h.req_end, h.resp_start, h.end, h.cli, h.srv, h.pid,
 		rid,
 		opcode_name(t->opcode),
 		t->db,
