@@ -106,6 +106,16 @@ static inline uint16_t pcapgen_fold(uint32_t s)
  * Builds one frame for g's link type into out (at most cap bytes) and returns
  * its length, or 0 if it does not fit or an address does not parse.
  */
+/* The frame's 802.1Q tags (TPID 0x8100 unless set), outermost first; returns past them. */
+static inline uint8_t *pcapgen_put_vlans(const struct pcapgen *g, uint8_t *p)
+{
+	for (int i = 0; i < g->vlan_n; i++, p += 4) {
+		pcapgen_put16(p, g->vlan_tpid[i] ? g->vlan_tpid[i] : 0x8100);
+		pcapgen_put16(p + 2, g->vlan_id[i]);
+	}
+	return p;
+}
+
 static inline size_t pcapgen_frame(const struct pcapgen *g, const char *src, uint16_t sport,
 				   const char *dst, uint16_t dport, uint8_t flags, uint32_t seq,
 				   uint32_t ack, const void *payload, size_t len, uint8_t *out,
@@ -143,10 +153,7 @@ static inline size_t pcapgen_frame(const struct pcapgen *g, const char *src, uin
 	case DLT_EN10MB:
 		memcpy(p, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01", 12);
 		p += 12;
-		for (int i = 0; i < g->vlan_n; i++, p += 4) {
-			pcapgen_put16(p, g->vlan_tpid[i] ? g->vlan_tpid[i] : 0x8100);
-			pcapgen_put16(p + 2, g->vlan_id[i]);
-		}
+		p = pcapgen_put_vlans(g, p);
 		pcapgen_put16(p, ethertype);
 		break;
 	case DLT_LINUX_SLL:
@@ -155,10 +162,7 @@ static inline size_t pcapgen_frame(const struct pcapgen *g, const char *src, uin
 		pcapgen_put16(p + 4, 6);
 		memcpy(p + 6, "\x02\x00\x00\x00\x00\x01", 6);
 		p += 14;
-		for (int i = 0; i < g->vlan_n; i++, p += 4) {
-			pcapgen_put16(p, g->vlan_tpid[i] ? g->vlan_tpid[i] : 0x8100);
-			pcapgen_put16(p + 2, g->vlan_id[i]);
-		}
+		p = pcapgen_put_vlans(g, p);
 		pcapgen_put16(p, ethertype);
 		break;
 	case DLT_LINUX_SLL2:

@@ -609,18 +609,27 @@ static void test_bad_length_resync(void **state)
 	fx_free(f);
 }
 
+/* An insert of one document holding a string of n - 1 'x': a message of about n bytes. */
+static bson_t *big_insert(size_t n)
+{
+	char *big = malloc(n);
+	assert_non_null(big);
+	memset(big, 'x', n - 1);
+	big[n - 1] = '\0';
+	bson_t *body = BCON_NEW("insert", BCON_UTF8("blobs"), "documents", "[", "{", "b", BCON_UTF8(big),
+				"}", "]", "$db", BCON_UTF8("app"));
+	free(big);
+	return body;
+}
+
 /* A message the memory budget refuses is skipped, counted, and still timed via its header. */
 static void test_budget_refusal(void **state)
 {
 	/* room for the pending table, not for a 20 KB message */
 	struct fixture *f = fx_new(10000, 0);
 	struct tbuf b = { 0 };
-	char big[20000];
 	(void)state;
-	memset(big, 'x', sizeof(big) - 1);
-	big[sizeof(big) - 1] = '\0';
-	bson_t *body = BCON_NEW("insert", BCON_UTF8("blobs"), "documents", "[", "{", "b", BCON_UTF8(big),
-				"}", "]", "$db", BCON_UTF8("app"));
+	bson_t *body = big_insert(20000);
 	tb_op_msg(&b, 5, 0, 0, body);
 	feed(f, STREAM_TO_SERVER, b.p, 20, 1);
 	feed(f, STREAM_TO_SERVER, b.p + 20, 5000, 2);
@@ -650,12 +659,8 @@ static void test_budget_compressed(void **state)
 {
 	struct fixture *f = fx_new(20000, 0);
 	struct tbuf b = { 0 };
-	char big[30000];
 	(void)state;
-	memset(big, 'x', sizeof(big) - 1);
-	big[sizeof(big) - 1] = '\0';
-	bson_t *body = BCON_NEW("insert", BCON_UTF8("blobs"), "documents", "[", "{", "b", BCON_UTF8(big),
-				"}", "]", "$db", BCON_UTF8("app"));
+	bson_t *body = big_insert(30000);
 	tb_op_msg(&b, 5, 0, 0, body);
 	/* a snappy message claiming the original size (30 KB) against a 20 KB budget */
 	struct tbuf w = { 0 };

@@ -410,6 +410,10 @@ class Base(Cleanups, unittest.TestCase):
         self.cleanups.append(p.cleanup)
         return p
 
+    def stop_probe(self, probe):
+        """SIGTERM, and the probe must exit 0 (its log's tail says why not)."""
+        self.assertEqual(probe.stop(), 0, probe.logtext()[-2000:])
+
     def explain(self, probe):
         """What to print when a verdict is not the expected one."""
         try:
@@ -481,7 +485,7 @@ class TestAccuracy(Base):
         plan = [("/heavy" if k % 3 == 0 else "/light", k) for k in range(1, 241)]
         drive(app.port, plan, clients=4)
         time.sleep(0.5)
-        self.assertEqual(probe.stop(), 0, probe.logtext()[-2000:])
+        self.stop_probe(probe)
         rows = [r for r in probe.table("http.csv") if r["pid"]]
         counts = {}
         for r in rows:
@@ -511,7 +515,7 @@ class TestAccuracy(Base):
         plan = [("/heavy" if k % 3 == 0 else "/light", k) for k in range(1, self.REQUESTS + 1)]
         results = drive(app.port, plan, clients=clients)
         time.sleep(1.0)
-        self.assertEqual(probe.stop(), 0, probe.logtext()[-2000:])
+        self.stop_probe(probe)
 
         truth = {t["k"]: t for t in app.truth_lines()}
         self.assertEqual(len(truth), self.REQUESTS, "the app logged every request")
@@ -609,7 +613,7 @@ class TestVerdicts(Base):
             hogs.append(subprocess.Popen([PY, "-c", HOG]))
         time.sleep(1.0)
         n = drive_for(app.port, ["/light"], clients=1, seconds=5)
-        self.assertEqual(probe.stop(), 0, probe.logtext()[-2000:])
+        self.stop_probe(probe)
         stop_hogs()
         self.assertGreaterEqual(n, 20)
         s = self.assertVerdict(probe, "host")
@@ -641,7 +645,7 @@ class TestVerdicts(Base):
         probe.p.send_signal(signal.SIGCONT)
         burst.join(timeout=60)
         drive_for(app.port, ["/light"], clients=1, seconds=1)
-        self.assertEqual(probe.stop(), 0, probe.logtext()[-2000:])
+        self.stop_probe(probe)
         s = self.assertVerdict(probe, "inconclusive")
         self.assertGreater(s["quality"]["kernel_drops"], 0, self.explain(probe))
         q = s["quality"]
@@ -684,6 +688,13 @@ class TestVerdicts(Base):
         self.skipTest("the host was saturated by other work in every attempt, so '%s' could not be "
                       "staged: %s" % (expected, "; ".join(seen)))
 
+    def drive_steady(self, app, probe, paths, pause=0.0):
+        """One client for 6 s, then the probe stopped; at least 20 requests made. Returns probe."""
+        n = drive_for(app.port, paths, clients=1, seconds=6, pause=pause)
+        self.stop_probe(probe)
+        self.assertGreaterEqual(n, 20)
+        return probe
+
     def test_network_between_app_and_database(self):
         """MongoDB answers fast, but the path to it adds 5 ms each way (a delaying relay).
 
@@ -700,10 +711,7 @@ class TestVerdicts(Base):
                            env={"TRUTH_LIGHT_SLEEP_MS": "15"})
             probe = self.probe(app.port, relay.port, uri=m.uri())
             time.sleep(1.0)
-            n = drive_for(app.port, ["/light"], clients=1, seconds=6)
-            self.assertEqual(probe.stop(), 0, probe.logtext()[-2000:])
-            self.assertGreaterEqual(n, 20)
-            return probe
+            return self.drive_steady(app, probe, ["/light"])
         s = self.staged("network", scenario)
         self.assertTrue(any("on the wire" in e for e in s["verdict"]["evidence"]))
 
@@ -714,10 +722,7 @@ class TestVerdicts(Base):
             app = self.app(m.uri(), workers=2, env={"TRUTH_LIGHT_SLEEP_MS": "10"})
             probe = self.probe(app.port, m.port, uri=m.uri())
             time.sleep(1.0)
-            n = drive_for(app.port, ["/light", "/items/17", "/light"], clients=1, seconds=6, pause=0.03)
-            self.assertEqual(probe.stop(), 0, probe.logtext()[-2000:])
-            self.assertGreaterEqual(n, 20)
-            return probe
+            return self.drive_steady(app, probe, ["/light", "/items/17", "/light"], pause=0.03)
         s = self.staged("none", scenario)
         self.assertTrue(any("headroom" in e for e in s["verdict"]["evidence"]))
 
@@ -749,7 +754,7 @@ class TestCompare(Base):
         time.sleep(0.7)
         drive(app.port, self.PLAN, clients=1)
         time.sleep(0.5)
-        self.assertEqual(probe.stop(), 0, probe.logtext()[-2000:])
+        self.stop_probe(probe)
         app.cleanup()
         return {r["route"]: r for r in probe.table("routes.csv")}
 
